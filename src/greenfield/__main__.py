@@ -1,0 +1,3 @@
+from greenfield.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Use cases: each module is one thing a user asks the tool to do."""

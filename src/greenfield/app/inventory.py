@@ -1,0 +1,46 @@
+"""Load and check the platform inventory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from greenfield.adapters import yamlio
+from greenfield.core.inventory import Inventory, InventoryProblem, parse_inventory
+from greenfield.errors import InputError
+
+DEFAULT_INVENTORY = "platform.yaml"
+
+
+@dataclass(frozen=True)
+class InventoryCheck:
+    source: str
+    inventory: Inventory | None
+    problems: list[InventoryProblem]
+
+    @property
+    def errors(self) -> list[InventoryProblem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return self.inventory is not None and not self.errors
+
+    def lines(self) -> list[str]:
+        return [p.render(self.source) for p in self.problems]
+
+
+def check_inventory_file(path: Path, display: str | None = None) -> InventoryCheck:
+    shown = display or path.name
+    data = yamlio.load_file(path, shown)
+    inventory, problems = parse_inventory(data)
+    return InventoryCheck(shown, inventory, problems)
+
+
+def load_inventory(path: Path, display: str | None = None) -> Inventory:
+    """The inventory or an InputError naming every problem (one per line)."""
+    check = check_inventory_file(path, display)
+    if not check.ok or check.inventory is None:
+        raise InputError("invalid inventory:\n  " + "\n  ".join(p.render(check.source) for p in check.errors),
+                         path=check.source, hint="run `greenfield inventory check` for details")
+    return check.inventory

@@ -1,0 +1,1 @@
+"""Command-line interface: parse, call `app`, format. No logic lives here."""

@@ -1,0 +1,73 @@
+"""Entry point: registers the command groups and turns errors into one clear line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from greenfield import __version__
+from greenfield.cli import inventory, settings
+from greenfield.cli.common import err_console
+from greenfield.errors import GreenfieldError
+
+app = typer.Typer(
+    name="greenfield",
+    help="Multi-cluster GitOps platform: offline Flux validation, bootstrap, health, reproducibility, plan.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(inventory.app, name="inventory")
+app.add_typer(settings.app, name="settings")
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"greenfield {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+) -> None:
+    _state["debug"] = debug
+
+
+def _register_optional() -> None:
+    """Command groups delivered by later modules register themselves here."""
+    from greenfield.cli import registry
+
+    registry.register(app)
+
+
+def main() -> None:
+    _register_optional()
+    try:
+        app(standalone_mode=False)
+    except GreenfieldError as error:
+        if _state["debug"]:
+            raise
+        err_console.print(f"greenfield: {error.render()}", markup=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        err_console.print("greenfield: aborted")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("greenfield: interrupted")
+        sys.exit(130)
+    except Exception as error:  # click's usage errors (typer vendors click) arrive here in non-standalone mode
+        show = getattr(error, "show", None)
+        if callable(show) and isinstance(getattr(error, "exit_code", None), int):
+            show()
+            sys.exit(error.exit_code)  # type: ignore[attr-defined]
+        if _state["debug"]:
+            raise
+        err_console.print(f"greenfield: internal error: {error!r} (hint: re-run with --debug and report it)")
+        sys.exit(1)

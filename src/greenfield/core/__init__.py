@@ -1,0 +1,1 @@
+"""Pure logic: no file, network or process I/O here."""

@@ -1,0 +1,388 @@
+"""The platform inventory (`platform.yaml`): strict models plus cross-field and cross-cluster rules.
+
+Parsing and the rules are pure; reading the file is the caller's job (app.inventory).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from ipaddress import IPv4Address, IPv4Network
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SETTING_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
+DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
+CLUSTER_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
+VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
+
+Asn = Annotated[int, Field(ge=1, le=4294967295)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+DevicePath = Annotated[str, Field(pattern=r"^/dev/[A-Za-z0-9/_.-]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _dns_name(value: str) -> str:
+    if not DNS_NAME.match(value):
+        raise ValueError(f"{value!r} is not a lower-case DNS name")
+    return value
+
+
+def _settings(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        if not SETTING_KEY.match(key):
+            raise ValueError(f"setting name {key!r} must be UPPER_SNAKE_CASE")
+    return value
+
+
+class NodeRole(StrEnum):
+    CONTROLPLANE = "controlplane"
+    WORKER = "worker"
+
+
+class Node(Strict):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    ip: IPv4Address
+    role: NodeRole = NodeRole.CONTROLPLANE
+    install_disk: DevicePath = "/dev/sda"
+    storage_devices: list[DevicePath] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class ApiEndpoint(Strict):
+    host: str
+    port: Port = 6443
+
+    _host = field_validator("host")(_dns_name)
+
+
+class Pool(Strict):
+    start: IPv4Address
+    stop: IPv4Address
+
+    def contains(self, address: IPv4Address) -> bool:
+        return self.start <= address <= self.stop
+
+    def overlaps(self, other: Pool) -> bool:
+        return self.start <= other.stop and other.start <= self.stop
+
+    def __str__(self) -> str:
+        return f"{self.start}-{self.stop}"
+
+
+class Gateways(Strict):
+    external: IPv4Address
+    internal: IPv4Address
+
+
+class ClusterMesh(Strict):
+    ip: IPv4Address
+    fqdn: str
+
+    _fqdn = field_validator("fqdn")(_dns_name)
+
+
+class Bgp(Strict):
+    local_asn: Asn
+    peer_address: IPv4Address
+    peer_asn: Asn
+
+
+class Cluster(Strict):
+    id: int = Field(ge=1, le=255)
+    enabled: bool = True
+    description: str = ""
+    api: ApiEndpoint
+    node_subnet: IPv4Network
+    pod_cidr: IPv4Network
+    service_cidr: IPv4Network
+    coredns_ip: IPv4Address
+    lb_pool: Pool
+    gateways: Gateways
+    clustermesh: ClusterMesh
+    bgp: Bgp
+    nodes: list[Node] = Field(min_length=1)
+    settings: dict[str, str] = Field(default_factory=dict)
+
+    _settings = field_validator("settings")(_settings)
+
+
+class Router(Strict):
+    address: IPv4Address
+    asn: Asn
+
+
+class OnePassword(Strict):
+    connect_host: str
+    vault: str
+    token_secret: str = "onepassword-connect-token"
+
+
+class Vault(Strict):
+    server: str
+    path: str = "kv"
+    auth_role: str = "external-secrets"
+
+
+class SecretStore(Strict):
+    name: str = "platform-secrets"
+    backend: Literal["onepassword", "vault"] = "onepassword"
+    onepassword: OnePassword | None = None
+    vault: Vault | None = None
+
+
+class S3(Strict):
+    endpoint: str = Field(pattern=r"^https?://[^\s/]+(:\d+)?/?$")
+    region: str = "us-east-1"
+
+
+class Git(Strict):
+    url: str
+    branch: str = "main"
+
+
+class Versions(Strict):
+    talos: str
+    kubernetes: str
+    cilium: str
+    flux: str
+
+    @field_validator("talos", "kubernetes", "cilium", "flux")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        if not VERSION.match(value):
+            raise ValueError(f"{value!r} is not a version like 1.2.3")
+        return value
+
+
+class Features(Strict):
+    spire: bool = False
+
+
+class Shared(Strict):
+    domain: str
+    acme_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    cluster_domain: str = "cluster.local"
+    router: Router
+    upstream_dns: list[IPv4Address] = Field(min_length=1)
+    secret_store: SecretStore
+    s3: S3
+    git: Git
+    versions: Versions
+    features: Features = Features()
+    settings: dict[str, str] = Field(default_factory=dict)
+
+    _domain = field_validator("domain")(_dns_name)
+    _settings = field_validator("settings")(_settings)
+
+
+class Inventory(Strict):
+    platform: Shared
+    clusters: dict[str, Cluster] = Field(min_length=1)
+
+    @field_validator("clusters")
+    @classmethod
+    def _names(cls, value: dict[str, Cluster]) -> dict[str, Cluster]:
+        for name in value:
+            if not CLUSTER_NAME.match(name):
+                raise ValueError(f"cluster name {name!r} must be lower-case letters, digits and '-'")
+        return value
+
+    def enabled_clusters(self) -> dict[str, Cluster]:
+        return {name: cluster for name, cluster in self.clusters.items() if cluster.enabled}
+
+    def cluster(self, name: str) -> Cluster:
+        return self.clusters[name]
+
+
+@dataclass(frozen=True, order=True)
+class InventoryProblem:
+    """One inventory error or warning: `<field path>: <problem> (hint: ...)`."""
+
+    field: str
+    problem: str
+    hint: str = ""
+    severity: Literal["error", "warning"] = "error"
+
+    def render(self, source: str) -> str:
+        text = f"{source}: {self.field}: {self.problem}" if self.field else f"{source}: {self.problem}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+def parse_inventory(data: Any) -> tuple[Inventory | None, list[InventoryProblem]]:
+    """Model-check then rule-check raw YAML data. Never raises on bad input."""
+    if not isinstance(data, dict):
+        return None, [InventoryProblem("", "the inventory must be a mapping with `platform` and `clusters`")]
+    try:
+        inventory = Inventory.model_validate(data)
+    except ValidationError as error:
+        return None, [_from_pydantic(item) for item in error.errors()]
+    return inventory, check_rules(inventory)
+
+
+def _from_pydantic(item: Any) -> InventoryProblem:
+    field = ".".join(str(part) for part in item.get("loc", ()))
+    kind = item.get("type", "")
+    message = str(item.get("msg", "invalid value"))
+    hints = {
+        "extra_forbidden": "remove it or fix its spelling; unknown keys are rejected",
+        "missing": "add it; see the reference platform.yaml",
+        "ip_v4_address": "write a dotted IPv4 address like 10.25.11.11",
+        "ip_v4_network": "write a network like 10.244.0.0/16 (host bits zero)",
+    }
+    hint = hints.get(kind, "")
+    if message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return InventoryProblem(field, message[:1].lower() + message[1:], hint)
+
+
+def _overlaps(a: IPv4Network, b: IPv4Network) -> bool:
+    return a.overlaps(b)
+
+
+def check_rules(inventory: Inventory) -> list[InventoryProblem]:
+    problems: list[InventoryProblem] = []
+    add = problems.append
+    clusters = inventory.clusters
+    names = list(clusters)
+
+    ids: dict[int, str] = {}
+    asns: dict[int, str] = {}
+    node_ips: dict[IPv4Address, str] = {}
+    node_names: dict[str, str] = {}
+    for name in names:
+        cluster = clusters[name]
+        where = f"clusters.{name}"
+        if cluster.id in ids:
+            add(InventoryProblem(f"{where}.id", f"{cluster.id} is already used by clusters.{ids[cluster.id]}",
+                                 "every cluster needs a unique ClusterMesh id (1-255)"))
+        ids.setdefault(cluster.id, name)
+        if cluster.bgp.local_asn in asns:
+            add(InventoryProblem(f"{where}.bgp.local_asn",
+                                 f"{cluster.bgp.local_asn} is already used by clusters.{asns[cluster.bgp.local_asn]}",
+                                 "give each cluster its own private ASN (64512-65534)"))
+        asns.setdefault(cluster.bgp.local_asn, name)
+        if cluster.bgp.local_asn == inventory.platform.router.asn:
+            add(InventoryProblem(f"{where}.bgp.local_asn", f"{cluster.bgp.local_asn} equals the router's ASN",
+                                 "the cluster peers with the router over eBGP; use a different ASN"))
+
+        # within the cluster: the three address spaces must not collide
+        spaces = {"pod_cidr": cluster.pod_cidr, "service_cidr": cluster.service_cidr,
+                  "node_subnet": cluster.node_subnet}
+        keys = list(spaces)
+        for i, first in enumerate(keys):
+            for second in keys[i + 1:]:
+                if _overlaps(spaces[first], spaces[second]):
+                    add(InventoryProblem(f"{where}.{second}",
+                                         f"overlaps {where}.{first} {spaces[first]}",
+                                         "pod, service and node networks must be disjoint"))
+        if cluster.coredns_ip not in cluster.service_cidr:
+            add(InventoryProblem(f"{where}.coredns_ip",
+                                 f"{cluster.coredns_ip} is outside service_cidr {cluster.service_cidr}",
+                                 "CoreDNS's clusterIP must be an address of the service network (usually .10)"))
+        pool = cluster.lb_pool
+        if pool.start > pool.stop:
+            add(InventoryProblem(f"{where}.lb_pool", f"start {pool.start} is after stop {pool.stop}",
+                                 "swap the two addresses"))
+        for end in ("start", "stop"):
+            address = getattr(pool, end)
+            if address not in cluster.node_subnet:
+                add(InventoryProblem(f"{where}.lb_pool.{end}",
+                                     f"{address} is outside node_subnet {cluster.node_subnet}",
+                                     "load-balancer IPs are announced on the node network"))
+        for label, address in (("gateways.external", cluster.gateways.external),
+                               ("gateways.internal", cluster.gateways.internal),
+                               ("clustermesh.ip", cluster.clustermesh.ip)):
+            if not pool.contains(address):
+                add(InventoryProblem(f"{where}.{label}", f"{address} is outside this cluster's lb_pool {pool}",
+                                     "pick an address inside the cluster's own pool"))
+        requested = [cluster.gateways.external, cluster.gateways.internal, cluster.clustermesh.ip]
+        if len(set(requested)) != len(requested):
+            add(InventoryProblem(f"{where}.gateways", "gateway and clustermesh IPs must all differ",
+                                 "each LoadBalancer service needs its own address"))
+        if cluster.bgp.peer_address not in cluster.node_subnet:
+            add(InventoryProblem(f"{where}.bgp.peer_address",
+                                 f"{cluster.bgp.peer_address} is outside node_subnet {cluster.node_subnet}",
+                                 "peer with the router on the node network"))
+        control_planes = [n for n in cluster.nodes if n.role == NodeRole.CONTROLPLANE]
+        if len(control_planes) == 0:
+            add(InventoryProblem(f"{where}.nodes", "no control-plane node", "etcd needs control-plane nodes"))
+        elif len(control_planes) % 2 == 0 or len(control_planes) < 3:
+            add(InventoryProblem(f"{where}.nodes",
+                                 f"{len(control_planes)} control-plane node(s): etcd has no fault tolerance",
+                                 "use three control-plane nodes for etcd quorum", "warning"))
+        for index, node in enumerate(cluster.nodes):
+            field = f"{where}.nodes.{index}"
+            if node.ip not in cluster.node_subnet:
+                add(InventoryProblem(f"{field}.ip", f"{node.ip} is outside node_subnet {cluster.node_subnet}",
+                                     "nodes live on the node subnet"))
+            if node.ip in node_ips:
+                add(InventoryProblem(f"{field}.ip", f"{node.ip} is already used by {node_ips[node.ip]}",
+                                     "node IPs must be unique across the platform"))
+            node_ips.setdefault(node.ip, f"{where}.nodes {node.name}")
+            if node.name in node_names:
+                add(InventoryProblem(f"{field}.name", f"{node.name} is already used by {node_names[node.name]}",
+                                     "node names must be unique across the platform"))
+            node_names.setdefault(node.name, where)
+            if pool.contains(node.ip):
+                add(InventoryProblem(f"{field}.ip", f"{node.ip} is inside lb_pool {pool}",
+                                     "keep node IPs out of the load-balancer pool"))
+            if node.install_disk in node.storage_devices:
+                add(InventoryProblem(f"{field}.storage_devices", f"{node.install_disk} is also the install disk",
+                                     "Ceph needs a disk Talos does not install to"))
+
+    # across clusters: every range disjoint
+    for i, first in enumerate(names):
+        a = clusters[first]
+        for second in names[i + 1:]:
+            b = clusters[second]
+            for field in ("pod_cidr", "service_cidr"):
+                for other_field in ("pod_cidr", "service_cidr"):
+                    net_a, net_b = getattr(a, other_field), getattr(b, field)
+                    if _overlaps(net_a, net_b):
+                        add(InventoryProblem(f"clusters.{second}.{field}",
+                                             f"overlaps clusters.{first}.{other_field} {net_a}",
+                                             "ClusterMesh needs disjoint pod and service networks per cluster"))
+            if a.lb_pool.overlaps(b.lb_pool):
+                add(InventoryProblem(f"clusters.{second}.lb_pool",
+                                     f"{b.lb_pool} overlaps clusters.{first}.lb_pool {a.lb_pool}",
+                                     "give each cluster its own slice of the node subnet"))
+            if a.api.host == b.api.host:
+                add(InventoryProblem(f"clusters.{second}.api.host", f"{b.api.host} is also clusters.{first}'s",
+                                     "each cluster has its own API endpoint"))
+            if a.clustermesh.fqdn == b.clustermesh.fqdn:
+                add(InventoryProblem(f"clusters.{second}.clustermesh.fqdn",
+                                     f"{b.clustermesh.fqdn} is also clusters.{first}'s",
+                                     "each cluster publishes its own clustermesh name"))
+
+    shared = inventory.platform
+    store = shared.secret_store
+    if getattr(store, store.backend) is None:
+        add(InventoryProblem(f"platform.secret_store.{store.backend}",
+                             f"backend is {store.backend} but its settings are missing",
+                             f"add platform.secret_store.{store.backend}"))
+    for name in names:
+        cluster = clusters[name]
+        if shared.router.address not in cluster.node_subnet:
+            add(InventoryProblem("platform.router.address",
+                                 f"{shared.router.address} is outside clusters.{name}.node_subnet",
+                                 "the BGP router must be on the node network"))
+        if not cluster.api.host.endswith("." + shared.domain) and cluster.api.host != shared.domain:
+            add(InventoryProblem(f"clusters.{name}.api.host",
+                                 f"{cluster.api.host} is not under platform.domain {shared.domain}",
+                                 "certificates and DNS records are issued for the platform domain", "warning"))
+        clash = set(cluster.settings) & set(shared.settings)
+        for key in sorted(clash):
+            add(InventoryProblem(f"clusters.{name}.settings.{key}", "also defined in platform.settings",
+                                 "define a variable once: shared or per cluster"))
+    return sorted(problems, key=lambda p: (p.severity != "error", p.field))
+
+
+def network_of(address: str) -> IPv4Network:
+    return ipaddress.ip_network(address, strict=False)  # type: ignore[return-value]

@@ -1,0 +1,149 @@
+"""The rendered platform: what the engine produces and every rule reads.
+
+This module is the contract between the engine (which fills it) and the rules (which read it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "Kustomization")
+HELM_RELEASE = ("helm.toolkit.fluxcd.io", "HelmRelease")
+
+
+def api_group(api_version: str) -> str:
+    return api_version.split("/", 1)[0] if "/" in api_version else ""
+
+
+@dataclass(frozen=True, order=True)
+class ObjectId:
+    """Kubernetes identity of an object: group, kind, namespace ("" when cluster-scoped or unset), name."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> ObjectId:
+        metadata = body.get("metadata") or {}
+        return cls(api_group(str(body.get("apiVersion", ""))), str(body.get("kind", "")),
+                   str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+
+@dataclass
+class RenderedObject:
+    """One object as Flux would apply it, with where it came from."""
+
+    body: dict[str, Any]
+    cluster: str
+    kustomization: str  # "namespace/name" of the Flux Kustomization that applies it ("" for the root sync)
+    file: str = ""  # repository-relative file the object was read from, when known
+    line: int = 0
+
+    @property
+    def id(self) -> ObjectId:
+        return ObjectId.of(self.body)
+
+    @property
+    def api_version(self) -> str:
+        return str(self.body.get("apiVersion", ""))
+
+    @property
+    def kind(self) -> str:
+        return str(self.body.get("kind", ""))
+
+    @property
+    def name(self) -> str:
+        return str((self.body.get("metadata") or {}).get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str((self.body.get("metadata") or {}).get("namespace") or "")
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        spec = self.body.get("spec")
+        return spec if isinstance(spec, dict) else {}
+
+    def is_kind(self, group: str, kind: str) -> bool:
+        return self.kind == kind and api_group(self.api_version) == group
+
+
+@dataclass(frozen=True, order=True)
+class NamespacedName:
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass
+class KustomizationNode:
+    """A Flux Kustomization of one cluster, as the engine found and built it."""
+
+    key: NamespacedName
+    cluster: str
+    path: str  # spec.path, repository-relative, normalised without "./"
+    body: dict[str, Any]  # the object as applied (after the parent's substitution)
+    parent: NamespacedName | None  # the Kustomization whose output contains this one (None for the root)
+    file: str = ""
+    depends_on: list[NamespacedName] = field(default_factory=list)
+    substitutions: dict[str, str] = field(default_factory=dict)  # resolved postBuild variables
+    objects: list[RenderedObject] = field(default_factory=list)  # what this Kustomization applies
+    built: bool = False  # False when the build failed or the source is not local
+    inputs: list[str] = field(default_factory=list)  # repository-relative files read to build it
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        spec = self.body.get("spec")
+        return spec if isinstance(spec, dict) else {}
+
+
+@dataclass
+class HelmReleaseInfo:
+    """A HelmRelease with its chart source resolved as far as the rendered tree allows."""
+
+    key: NamespacedName
+    cluster: str
+    kustomization: str
+    body: dict[str, Any]
+    source_kind: str = ""  # OCIRepository | HelmRepository | GitRepository | HelmChart
+    source: NamespacedName | None = None
+    source_url: str = ""
+    chart: str = ""
+    version: str = ""  # pinned tag/semver/digest
+    values: dict[str, Any] = field(default_factory=dict)  # spec.values merged with valuesFrom (when resolvable)
+    file: str = ""
+
+
+@dataclass
+class ClusterRender:
+    """Everything Flux would apply to one cluster."""
+
+    cluster: str
+    entry: str  # repository-relative entry path
+    kustomizations: dict[NamespacedName, KustomizationNode] = field(default_factory=dict)
+    helm_releases: dict[NamespacedName, HelmReleaseInfo] = field(default_factory=dict)
+
+    @property
+    def objects(self) -> list[RenderedObject]:
+        return [obj for node in self.kustomizations.values() for obj in node.objects]
+
+    def find(self, group: str, kind: str) -> list[RenderedObject]:
+        return [obj for obj in self.objects if obj.is_kind(group, kind)]
+
+    def ordered_kustomizations(self) -> list[KustomizationNode]:
+        """Parents before children, then by name: a deterministic order for reports."""
+        def depth(node: KustomizationNode) -> int:
+            level, parent = 0, node.parent
+            while parent is not None and parent in self.kustomizations and level < 100:
+                level, parent = level + 1, self.kustomizations[parent].parent
+            return level
+
+        return sorted(self.kustomizations.values(), key=lambda n: (depth(n), n.key))
