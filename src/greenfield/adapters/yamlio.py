@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 from greenfield.errors import InputError
 
 try:
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+    _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - pure-python fallback
     _Loader = yaml.SafeLoader
 

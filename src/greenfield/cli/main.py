@@ -48,7 +48,9 @@ def _register_optional() -> None:
 def main() -> None:
     _register_optional()
     try:
-        app(standalone_mode=False)
+        # click returns the code of a typer.Exit raised inside a command in non-standalone mode
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except GreenfieldError as error:
         if _state["debug"]:
             raise
