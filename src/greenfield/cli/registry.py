@@ -7,4 +7,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     # Commands are only listed once they work end to end (no stubs).
-    del app
+    from greenfield.cli import local, tools
+
+    tools.register(app)
+    local.register(app)

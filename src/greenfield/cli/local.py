@@ -1,0 +1,101 @@
+"""`greenfield local up|status|down|kubeconfig`: a local control plane per cluster of the inventory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from greenfield.adapters.gotools import ToolStatus
+from greenfield.app.local import default_control_plane, local_down, local_status, local_up
+from greenfield.cli.common import OutputFormat, RepoOption, console, err_console, print_json, repo_option
+
+app = typer.Typer(help="Local Kubernetes control planes (etcd + kube-apiserver + kube-controller-manager) "
+                       "per cluster, on 127.0.0.1.", no_args_is_help=True)
+
+ClusterOption = typer.Option([], "--cluster", "-c", help="Cluster of platform.yaml (repeatable; default: all enabled).")
+
+
+@app.command("up")
+def up(
+    cluster: list[str] = ClusterOption,
+    repo: Path | None = RepoOption,
+    no_build: bool = typer.Option(False, "--no-build", help="Fail instead of building missing tools."),
+    output: OutputFormat = typer.Option(OutputFormat.TEXT, "--format"),
+) -> None:
+    """Start (or keep) a control plane per cluster; builds missing tools first. Idempotent."""
+    root = repo_option(repo)
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=err_console, disable=output == OutputFormat.JSON)
+    builds: dict[str, TaskID] = {}
+
+    def on_build(name: str, status: ToolStatus | None) -> None:
+        if status is None:
+            builds[name] = progress.add_task(f"go build {name}", total=1)
+        elif name in builds:
+            progress.update(builds[name], completed=1, description=f"[green]built[/] {name} {status.version}")
+
+    task = progress.add_task("starting", total=None)
+
+    def on_step(name: str, step: str) -> None:
+        progress.update(task, description=f"{name}: {step}")
+
+    with progress:
+        plane, states = local_up(root, cluster, build=not no_build, on_build=on_build, on_step=on_step)
+        progress.update(task, description="ready", total=1, completed=1)
+    if output == OutputFormat.JSON:
+        print_json({"kubeconfig": str(plane.kubeconfig), "clusters": [s.to_json() for s in states]})
+        return
+    for state in states:
+        took = f"ready in {state.ready_s:.1f}s" if state.ready_s is not None else "ready"
+        console.print(f"[green]up[/] {state.name}: {state.server} ({took}; context {state.name})")
+    console.print(f"kubeconfig: {plane.kubeconfig}")
+    console.print(f"try: kubectl --kubeconfig {plane.kubeconfig} --context {states[0].name} get ns" if states else "")
+
+
+@app.command("status")
+def status(
+    cluster: list[str] = ClusterOption,
+    repo: Path | None = RepoOption,
+    output: OutputFormat = typer.Option(OutputFormat.TEXT, "--format"),
+) -> None:
+    """Per cluster: the recorded processes (running or not) and whether the API answers /readyz."""
+    statuses = local_status(repo_option(repo), cluster)
+    if output == OutputFormat.JSON:
+        print_json([{"name": s.name, "server": s.server, "running": s.running, "api_ready": s.api_ready,
+                     "detail": s.detail,
+                     "processes": [{"name": p.name, "pid": p.pid, "running": p.running} for p in s.processes]}
+                    for s in statuses])
+    else:
+        if not statuses:
+            console.print("no local clusters (start them with: greenfield local up)")
+        for s in statuses:
+            state = "[green]ready[/]" if s.api_ready else ("[yellow]starting/unhealthy[/]" if s.running
+                                                           else "[red]stopped[/]")
+            procs = ", ".join(f"{p.name} {p.pid}{'' if p.running else ' (gone)'}" for p in s.processes) or "-"
+            console.print(f"{s.name}: {state} {s.server} [{procs}]", soft_wrap=True)
+    raise typer.Exit(0 if statuses and all(s.api_ready for s in statuses) else 1)
+
+
+@app.command("down")
+def down(
+    cluster: list[str] = ClusterOption,
+    repo: Path | None = RepoOption,
+    wipe: bool = typer.Option(False, "--wipe", help="Also delete the state (etcd data, PKI, kubeconfig)."),
+) -> None:
+    """Stop the processes this tool started (by recorded pid); --wipe removes the state too."""
+    stopped = local_down(repo_option(repo), cluster, wipe=wipe)
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    if wipe:
+        console.print("state wiped")
+
+
+@app.command("kubeconfig")
+def kubeconfig(repo: Path | None = RepoOption) -> None:
+    """Print the path of the kubeconfig (one context per local cluster, named after it)."""
+    typer.echo(str(default_control_plane(repo_option(repo)).kubeconfig))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="local")
