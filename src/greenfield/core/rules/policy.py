@@ -1,0 +1,465 @@
+"""Policy rules: network policies keep the platform working, namespaces are PSA-labelled, pods unprivileged,
+Services select real pods.
+
+Options read from `RuleContext.options`:
+- `egress_namespaces`: namespaces that must reach the outside (default flux-system, external-secrets,
+  cert-manager);
+- `privileged_allowlist`: namespaces where privileged pods are expected (default kube-system, rook-ceph,
+  openebs-system, observability).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+from typing import Any
+
+from greenfield.core.findings import Finding, Severity
+from greenfield.core.model import ClusterRender, RenderedObject
+from greenfield.core.rules._helpers import (
+    BUILTIN_GROUPS,
+    CILIUM_GROUP,
+    as_dict,
+    as_list,
+    containers,
+    dig,
+    finding,
+    helm_releases,
+    is_unresolved,
+    labels_of,
+    match_labels,
+    match_map,
+    network,
+    pod_template,
+    release_finding,
+    releases_of_chart,
+    selects_everything,
+    text,
+    walk_items,
+)
+from greenfield.core.rules.base import RuleContext, rule
+
+E = Severity.ERROR
+DEFAULT_EGRESS_NAMESPACES = ("flux-system", "external-secrets", "cert-manager")
+DEFAULT_PRIVILEGED_ALLOWLIST = ("kube-system", "rook-ceph", "openebs-system", "observability")
+PSA_LEVELS = ("privileged", "baseline", "restricted")
+DNS_PORT_NAMES = {"53", "dns", "udp-53", "dns-udp"}
+NAMESPACE_LABEL = "io.kubernetes.pod.namespace"
+DEFAULT_COREDNS_LABELS = {"k8s-app": "kube-dns"}
+
+
+# ---------------------------------------------------------------- policy model
+
+@dataclass
+class Policy:
+    """One network policy (or one entry of a Cilium `specs:` list) as the rules need it."""
+
+    obj: RenderedObject
+    flavour: str  # "k8s" | "cilium" | "cilium-clusterwide"
+    namespace: str  # "" for clusterwide
+    selector: dict[str, Any]
+    restricts_egress: bool
+    egress: list[dict[str, Any]]
+
+    def covers_all_pods_of(self, namespace: str) -> bool:
+        if self.flavour != "cilium-clusterwide":
+            return self.namespace == namespace and selects_everything(self.selector)
+        return _cilium_selects_namespace(self.selector, namespace)
+
+
+def _strip(key: str) -> str:
+    for prefix in ("k8s:", "any:"):
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
+
+
+def _normalise(selector: Any) -> dict[str, Any]:
+    selector = as_dict(selector)
+    return {
+        "matchLabels": {_strip(str(k)): v for k, v in as_dict(selector.get("matchLabels")).items()},
+        "matchExpressions": [{**as_dict(e), "key": _strip(text(dig(e, "key")))}
+                             for e in as_list(selector.get("matchExpressions"))],
+    }
+
+
+def _cilium_selects_namespace(selector: Any, namespace: str) -> bool:
+    """A clusterwide endpointSelector selects every pod of `namespace` (only namespace labels, all matching)."""
+    normalised = _normalise(selector)
+    keys = set(normalised["matchLabels"]) | {e["key"] for e in normalised["matchExpressions"]}
+    if keys - {NAMESPACE_LABEL}:
+        return False
+    return match_labels(normalised, {NAMESPACE_LABEL: namespace})
+
+
+def policies(render: ClusterRender) -> list[Policy]:
+    found: list[Policy] = []
+    for obj in render.objects:
+        group = obj.id.group
+        if obj.kind == "NetworkPolicy" and group == "networking.k8s.io":
+            types = [text(t) for t in as_list(obj.spec.get("policyTypes"))]
+            restricts = "Egress" in types or (not types and "egress" in obj.spec)
+            found.append(Policy(obj, "k8s", obj.namespace, as_dict(obj.spec.get("podSelector")), restricts,
+                                [as_dict(r) for r in as_list(obj.spec.get("egress"))]))
+        elif obj.kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy") and group == CILIUM_GROUP:
+            flavour = "cilium" if obj.kind == "CiliumNetworkPolicy" else "cilium-clusterwide"
+            namespace = obj.namespace if flavour == "cilium" else ""
+            specs = [as_dict(obj.body.get("spec"))] if "spec" in obj.body else []
+            specs += [as_dict(s) for s in as_list(obj.body.get("specs"))]
+            for spec in specs:
+                if "endpointSelector" not in spec:
+                    continue  # nodeSelector policies (host firewall) do not apply to pods
+                egress = [as_dict(r) for r in as_list(spec.get("egress"))]
+                default_deny = dig(spec, "enableDefaultDeny", "egress")
+                restricts = bool(egress or as_list(spec.get("egressDeny"))) and default_deny is not False
+                found.append(Policy(obj, flavour, namespace, as_dict(spec.get("endpointSelector")), restricts,
+                                    egress))
+    return found
+
+
+def _namespaces(render: ClusterRender) -> set[str]:
+    names = {o.namespace for o in render.objects if o.namespace}
+    names |= {o.name for o in render.objects if o.kind == "Namespace" and o.id.group == ""}
+    return names
+
+
+def _namespace_labels(render: ClusterRender, namespace: str) -> dict[str, str]:
+    labels = {"kubernetes.io/metadata.name": namespace}
+    for obj in render.objects:
+        if obj.kind == "Namespace" and obj.id.group == "" and obj.name == namespace:
+            labels.update(labels_of(obj.body))
+    return labels
+
+
+def restricting(all_policies: list[Policy], namespace: str) -> list[Policy]:
+    return [p for p in all_policies if p.restricts_egress and p.covers_all_pods_of(namespace)]
+
+
+# ---------------------------------------------------------------- DNS
+
+@dataclass
+class DnsTarget:
+    namespace: str
+    labels: dict[str, str]
+    origin: str
+
+
+def coredns_target(render: ClusterRender) -> DnsTarget:
+    """Where DNS really runs: the CoreDNS Deployment's pod labels, else the chart's, else kube-dns defaults."""
+    for obj in render.objects:
+        if obj.kind == "Deployment" and obj.id.group == "apps" and obj.namespace == "kube-system":
+            template = pod_template(obj) or {}
+            labels = labels_of(template)
+            if "coredns" in obj.name or labels.get("k8s-app") == "kube-dns":
+                return DnsTarget("kube-system", labels, f"Deployment kube-system/{obj.name}")
+    for release in releases_of_chart(render, "coredns"):
+        values = release.values
+        name = text(values.get("nameOverride")) or "coredns"
+        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": release.release_name}
+        if values.get("isClusterService", True) is not False:
+            labels["k8s-app"] = text(values.get("k8sAppLabelOverride")) or "coredns"
+        labels.update({str(k): text(v) for k, v in as_dict(values.get("customLabels")).items()})
+        return DnsTarget(release.release_namespace, labels, f"HelmRelease {release.key} (coredns chart labels)")
+    return DnsTarget("kube-system", dict(DEFAULT_COREDNS_LABELS), "the kube-dns default labels")
+
+
+def _k8s_port_allows(ports: list[Any], number: int, names: set[str], protocol: str) -> bool:
+    if not ports:
+        return True
+    for port in ports:
+        port = as_dict(port)
+        if (text(port.get("protocol")) or "TCP") != protocol:
+            continue
+        value = text(port.get("port"))
+        if not value or value in names:
+            return True
+        if value.isdigit():
+            end = text(port.get("endPort"))
+            high = int(end) if end.isdigit() else int(value)
+            if int(value) <= number <= high:
+                return True
+    return False
+
+
+def _cilium_port_allows(to_ports: list[Any], number: int, names: set[str], protocol: str) -> bool:
+    if not to_ports:
+        return True
+    for entry in to_ports:
+        ports = as_list(dig(entry, "ports"))
+        if not ports:
+            return True
+        for port in ports:
+            port = as_dict(port)
+            if (text(port.get("protocol")) or "ANY") not in (protocol, "ANY"):
+                continue
+            value = text(port.get("port"))
+            if value in ("", "0") or value in names:
+                return True
+            if value.isdigit():
+                end = text(port.get("endPort"))
+                high = int(end) if end.isdigit() else int(value)
+                if int(value) <= number <= high:
+                    return True
+    return False
+
+
+def _k8s_peer_reaches(policy: Policy, peer: dict[str, Any], target: DnsTarget,
+                      namespace_labels: dict[str, str], pod_cidr: IPv4Network | None) -> bool:
+    block = as_dict(peer.get("ipBlock"))
+    if block:
+        net = network(block.get("cidr"))
+        return net is not None and (net.prefixlen == 0 or (pod_cidr is not None and pod_cidr.subnet_of(net)))
+    if "namespaceSelector" in peer:
+        if not match_labels(peer.get("namespaceSelector"), namespace_labels):
+            return False
+    elif policy.namespace != target.namespace:
+        return False
+    return match_labels(peer.get("podSelector"), target.labels)
+
+
+def _cilium_endpoint_reaches(policy: Policy, selector: Any, target: DnsTarget) -> bool:
+    normalised = _normalise(selector)
+    keys = set(normalised["matchLabels"]) | {e["key"] for e in normalised["matchExpressions"]}
+    labels = dict(target.labels)
+    if NAMESPACE_LABEL in keys:
+        labels[NAMESPACE_LABEL] = target.namespace
+    elif policy.flavour == "cilium" and policy.namespace != target.namespace:
+        return False
+    return match_labels(normalised, labels)
+
+
+def _rule_reaches_dns(policy: Policy, egress_rule: dict[str, Any], target: DnsTarget,
+                      namespace_labels: dict[str, str], pod_cidr: IPv4Network | None) -> tuple[bool, bool]:
+    """(allows DNS to the target, allows port 53 somewhere) for one egress rule."""
+    if policy.flavour == "k8s":
+        port_ok = _k8s_port_allows(as_list(egress_rule.get("ports")), 53, DNS_PORT_NAMES, "UDP")
+        peers = as_list(egress_rule.get("to"))
+        if not port_ok:
+            return False, False
+        if not peers:
+            return True, True
+        return any(_k8s_peer_reaches(policy, as_dict(p), target, namespace_labels, pod_cidr) for p in peers), True
+    to_ports = as_list(egress_rule.get("toPorts"))
+    port_ok = _cilium_port_allows(to_ports, 53, DNS_PORT_NAMES, "UDP")
+    l3_fields = [k for k in egress_rule if k.startswith("to") and k != "toPorts"]
+    if not port_ok:
+        return False, False
+    if not l3_fields:
+        return bool(to_ports), bool(to_ports)
+    entities = {text(e) for e in as_list(egress_rule.get("toEntities"))}
+    if entities & {"cluster", "all"}:
+        return True, True
+    endpoints = as_list(egress_rule.get("toEndpoints"))
+    return any(_cilium_endpoint_reaches(policy, s, target) for s in endpoints), True
+
+
+def _pod_cidr(render: ClusterRender, context: RuleContext) -> IPv4Network | None:
+    if context.inventory is not None and render.cluster in context.inventory.clusters:
+        return context.inventory.clusters[render.cluster].pod_cidr
+    return None
+
+
+@rule("policy/dns-unreachable", E, "a default-deny namespace cannot reach the CoreDNS pods on UDP 53")
+def dns_unreachable(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    all_policies = policies(render)
+    if not any(p.restricts_egress for p in all_policies):
+        return
+    target = coredns_target(render)
+    namespace_labels = _namespace_labels(render, target.namespace)
+    pod_cidr = _pod_cidr(render, context)
+    for namespace in sorted(_namespaces(render)):
+        restrictive = restricting(all_policies, namespace)
+        if not restrictive:
+            continue
+        near_misses: list[str] = []
+        reachable = False
+        for policy in all_policies:
+            if not policy.covers_all_pods_of(namespace):
+                continue
+            for egress_rule in policy.egress:
+                ok, port_53 = _rule_reaches_dns(policy, egress_rule, target, namespace_labels, pod_cidr)
+                if ok:
+                    reachable = True
+                    break
+                if port_53:
+                    near_misses.append(str(policy.obj.id))
+            if reachable:
+                break
+        if reachable:
+            continue
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(target.labels.items()))
+        detail = (f"; {', '.join(sorted(set(near_misses)))} allows port 53 but to pods that are not CoreDNS"
+                  if near_misses else "")
+        yield finding("policy/dns-unreachable", E, restrictive[0].obj,
+                      f"namespace {namespace} denies egress by default but nothing lets its pods reach CoreDNS "
+                      f"(UDP 53 to pods {shown} in {target.namespace}, from {target.origin}){detail}",
+                      "compose the allow-dns component: egress UDP/TCP 53 to namespace kube-system pods labelled "
+                      "like the CoreDNS pods")
+
+
+# ---------------------------------------------------------------- egress to the world
+
+def _reaches_world(policy: Policy, egress_rule: dict[str, Any]) -> bool:
+    if policy.flavour == "k8s":
+        peers = as_list(egress_rule.get("to"))
+        if not peers:
+            return True
+        for peer in peers:
+            net = network(dig(peer, "ipBlock", "cidr"))
+            if net is not None and (net.prefixlen == 0 or not net.is_private):
+                return True
+        return False
+    l3_fields = [k for k in egress_rule if k.startswith("to") and k != "toPorts"]
+    if not l3_fields:
+        return bool(as_list(egress_rule.get("toPorts")))
+    if {text(e) for e in as_list(egress_rule.get("toEntities"))} & {"world", "all", "world-ipv4"}:
+        return True
+    if as_list(egress_rule.get("toFQDNs")):
+        return True
+    cidrs = [text(c) for c in as_list(egress_rule.get("toCIDR"))]
+    cidrs += [text(dig(c, "cidr")) for c in as_list(egress_rule.get("toCIDRSet"))]
+    for cidr in cidrs:
+        net = network(cidr)
+        if net is not None and (net.prefixlen == 0 or not net.is_private):
+            return True
+    return False
+
+
+@rule("policy/egress-missing", E, "a namespace that must reach the internet is default-deny without an egress allowance")
+def egress_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    wanted = [str(n) for n in as_list(context.options.get("egress_namespaces"))] or list(DEFAULT_EGRESS_NAMESPACES)
+    all_policies = policies(render)
+    present = _namespaces(render)
+    for namespace in wanted:
+        if namespace not in present:
+            continue
+        restrictive = restricting(all_policies, namespace)
+        if not restrictive:
+            continue
+        applicable = [p for p in all_policies if (p.namespace == namespace and p.flavour != "cilium-clusterwide")
+                      or (p.flavour == "cilium-clusterwide" and p.covers_all_pods_of(namespace))]
+        if any(_reaches_world(p, r) for p in applicable for r in p.egress):
+            continue
+        yield finding("policy/egress-missing", E, restrictive[0].obj,
+                      f"namespace {namespace} denies egress by default and nothing allows it to reach the outside "
+                      "(git/OCI sources, secret backend, ACME)",
+                      "compose the allow-fqdn component (toFQDNs) or allow toEntities: [world] on 443")
+
+
+# ---------------------------------------------------------------- PSA
+
+@rule("policy/psa-label", E, "a Namespace has no (valid) pod-security.kubernetes.io/enforce label")
+def psa_label(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    for obj in render.objects:
+        if obj.kind != "Namespace" or obj.id.group != "":
+            continue
+        value = labels_of(obj.body).get("pod-security.kubernetes.io/enforce")
+        if value is None:
+            yield finding("policy/psa-label", E, obj, f"Namespace {obj.name} has no pod-security.kubernetes.io/enforce "
+                          "label", "label it restricted (or baseline/privileged where the workload needs it)")
+        elif not is_unresolved(value) and value not in PSA_LEVELS:
+            yield finding("policy/psa-label", E, obj,
+                          f"Namespace {obj.name} has pod-security.kubernetes.io/enforce={value!r}",
+                          f"use one of {', '.join(PSA_LEVELS)}")
+
+
+# ---------------------------------------------------------------- privileged pods
+
+def _privileges(pod_spec: dict[str, Any]) -> list[str]:
+    found = [field for field in ("hostNetwork", "hostPID", "hostIPC") if pod_spec.get(field) is True]
+    for container in containers(pod_spec):
+        name = text(container.get("name")) or "?"
+        context = as_dict(container.get("securityContext"))
+        if context.get("privileged") is True:
+            found.append(f"container {name} privileged")
+        added = {text(c).upper().removeprefix("CAP_") for c in as_list(dig(context, "capabilities", "add"))}
+        for capability in sorted(added & {"SYS_ADMIN", "ALL"}):
+            found.append(f"container {name} adds {capability}")
+    return found
+
+
+@rule("policy/privileged", E, "privileged pods (privileged, hostNetwork/PID/IPC, SYS_ADMIN) outside the allowlist")
+def privileged(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    allowlist = {str(n) for n in as_list(context.options.get("privileged_allowlist"))} or \
+        set(DEFAULT_PRIVILEGED_ALLOWLIST)
+    hint = (f"drop the privilege, or run it in an allowed namespace ({', '.join(sorted(allowlist))}); "
+            "extend options.privileged_allowlist only for node-level agents")
+    for obj in render.objects:
+        template = pod_template(obj)
+        if template is None:
+            continue
+        namespace = obj.namespace or "default"
+        if namespace in allowlist:
+            continue
+        problems = _privileges(as_dict(template.get("spec")))
+        if problems:
+            yield finding("policy/privileged", E, obj,
+                          f"{obj.kind} {namespace}/{obj.name} runs privileged in {namespace}: {'; '.join(problems)}",
+                          hint)
+    for release in helm_releases(render):
+        namespace = release.release_namespace
+        if namespace in allowlist:
+            continue
+        problems = []
+        for path, key, value, _ in walk_items(release.values, "values"):
+            if value is not True:
+                continue
+            if key in ("hostNetwork", "hostPID", "hostIPC") or (key == "privileged" and "securityContext" in path):
+                problems.append(path)
+        if problems:
+            yield release_finding("policy/privileged", E, render, release,
+                                  f"HelmRelease {release.key} asks for privileged pods in {namespace}: "
+                                  f"{', '.join(problems)}", hint)
+
+
+# ---------------------------------------------------------------- Service selectors
+
+POD_NEUTRAL_GROUPS = frozenset({
+    "monitoring.coreos.com", "external-secrets.io", "cert-manager.io", "gateway.networking.k8s.io", CILIUM_GROUP,
+    "source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "notification.toolkit.fluxcd.io",
+    "policy",
+})
+
+
+def _pod_creators(render: ClusterRender) -> set[str]:
+    """Namespaces where pods may come from something not rendered here (HelmReleases, operators)."""
+    namespaces = {release.release_namespace for release in helm_releases(render)}
+    for obj in render.objects:
+        group = obj.id.group
+        if group in BUILTIN_GROUPS or group in POD_NEUTRAL_GROUPS or not obj.namespace:
+            continue
+        if obj.kind in ("ServiceMonitor", "PodMonitor", "PrometheusRule", "VMServiceScrape", "VMPodScrape",
+                        "VMRule", "ExternalSecret", "Certificate", "HTTPRoute", "GRPCRoute"):
+            continue
+        namespaces.add(obj.namespace)
+    return namespaces
+
+
+@rule("policy/service-selector", E, "a Service selects no pod template rendered in its namespace")
+def service_selector(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    templates: dict[str, list[tuple[RenderedObject, dict[str, str]]]] = {}
+    for obj in render.objects:
+        template = pod_template(obj)
+        if template is not None:
+            templates.setdefault(obj.namespace, []).append((obj, labels_of(template)))
+    external = _pod_creators(render)
+    for obj in render.objects:
+        if obj.kind != "Service" or obj.id.group != "":
+            continue
+        selector = {str(k): text(v) for k, v in as_dict(obj.spec.get("selector")).items()}
+        if not selector or any(is_unresolved(v) for v in selector.values()):
+            continue
+        candidates = templates.get(obj.namespace, [])
+        own = [item for item in candidates if item[0].kustomization == obj.kustomization]
+        if not candidates or (not own and obj.namespace in external):
+            continue  # nothing rendered to compare with, or pods come from a chart/operator
+        if any(match_map(selector, labels) for _, labels in candidates):
+            continue
+        closest = min(candidates, key=lambda item: sum(item[1].get(k) != v for k, v in selector.items()))
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        their = ", ".join(f"{k}={v}" for k, v in sorted(closest[1].items())) or "no labels"
+        yield finding("policy/service-selector", E, obj,
+                      f"Service {obj.namespace}/{obj.name} selects {shown}, which no pod template in "
+                      f"{obj.namespace} carries (closest: {closest[0].kind} {closest[0].name} with {their})",
+                      "make spec.selector a subset of the workload's spec.template.metadata.labels")
