@@ -355,6 +355,9 @@ def _explain_all(raw: list[Any], schema: CompiledSchema) -> list[SchemaError]:
         if error.instance is None and error.kind.name != "required":
             # null for an optional field: the API server drops it (CRDs prune nulls, built-ins default them)
             continue
+        if isinstance(error.instance, str) and "${" in error.instance:
+            # an unresolved substitution variable: reported once by the substitution rules, not per field
+            continue
         for explained in _explain(error, schema):
             key = (explained.path, explained.problem)
             if key not in seen:
@@ -407,7 +410,8 @@ def _explain(error: Any, schema: CompiledSchema) -> list[SchemaError]:
         return [SchemaError(json_path(path), f"matches none of the allowed shapes ({name})",
                             _branch_hint(kind))]
     if name == "pattern":
-        return [SchemaError(json_path(path), f"{_show(instance)} does not match the pattern {kind.pattern}")]
+        return [SchemaError(json_path(path), f"{_show(instance)} does not match the required pattern",
+                            f"pattern: {_show(kind.pattern, 100)}")]
     if name in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         word = {"minimum": "less than", "maximum": "greater than", "exclusiveMinimum": "at most",
                 "exclusiveMaximum": "at least"}[name]
