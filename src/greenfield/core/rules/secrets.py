@@ -1,0 +1,105 @@
+"""Secret rules: no secret material in git unless SOPS-encrypted; External Secrets on the current API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from greenfield.core.findings import Finding, Severity
+from greenfield.core.model import ClusterRender, RenderedObject
+from greenfield.core.rules._helpers import (
+    as_dict,
+    finding,
+    helm_releases,
+    is_unresolved,
+    release_finding,
+    walk_items,
+    walk_strings,
+)
+from greenfield.core.rules.base import RuleContext, rule
+
+E = Severity.ERROR
+
+TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a PEM private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
+    ("an AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
+    ("a GitHub token", re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})")),
+    ("a GitLab token", re.compile(r"(?<![A-Za-z0-9_])glpat-[A-Za-z0-9_-]{20,}")),
+    ("a Slack token", re.compile(r"(?<![A-Za-z0-9_])xox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("a Cloudflare/API bearer token", re.compile(r"(?i)authorization:\s*bearer\s+[A-Za-z0-9._~+/-]{20,}")),
+)
+
+# keys (lower-cased, without - and _) whose literal string value is a credential
+CREDENTIAL_KEYS = ("password", "passwd", "passphrase", "token", "apikey", "accesskey", "secretkey",
+                   "clientsecret", "secretaccesskey", "privatekey", "adminpassword", "bearertoken")
+# values that are references or placeholders, not credentials
+REFERENCE = re.compile(r"^(?:\$\{.*\}|\$\(.*\)|\{\{.*\}\}|[A-Z][A-Z0-9_]*|/.*|env:.*|file:.*|secret:.*|"
+                       r"op://.*|vault:.*|__(?:file|env)\{.*\}|ref\+.*|<.*>|true|false|null|none|)$", re.S)
+
+EXTERNAL_SECRETS_KINDS = ("ExternalSecret", "ClusterExternalSecret", "SecretStore", "ClusterSecretStore")
+
+
+def is_sops_encrypted(body: dict[str, Any]) -> bool:
+    if isinstance(body.get("sops"), dict):
+        return True
+    values = [v for _, v in walk_strings({k: body.get(k) for k in ("data", "stringData")})]
+    return bool(values) and all(v.startswith("ENC[") for v in values)
+
+
+@rule("secrets/plaintext", E, "a Secret with data/stringData is committed unencrypted")
+def plaintext(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    for obj in render.objects:
+        if obj.kind != "Secret" or obj.id.group != "":
+            continue
+        keys = sorted({*as_dict(obj.body.get("data")), *as_dict(obj.body.get("stringData"))})
+        if not keys or is_sops_encrypted(obj.body):
+            continue
+        yield finding("secrets/plaintext", E, obj,
+                      f"Secret {obj.namespace}/{obj.name} carries plaintext data ({', '.join(map(str, keys[:5]))})",
+                      "deliver it with an ExternalSecret from the ClusterSecretStore, or encrypt the file with SOPS")
+
+
+def _credential_key(key: str) -> bool:
+    folded = re.sub(r"[-_.]", "", key).lower()
+    return folded.endswith(CREDENTIAL_KEYS)
+
+
+@rule("secrets/inlined", E, "tokens, passwords or private keys inlined in a manifest or HelmRelease values")
+def inlined(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    for obj in render.objects:
+        if obj.kind == "Secret" and obj.id.group == "" and is_sops_encrypted(obj.body):
+            continue
+        yield from _token_findings(obj)
+    for release in helm_releases(render):
+        for path, key, value, _ in walk_items(release.values, "values"):
+            if not isinstance(value, str) or not _credential_key(key):
+                continue
+            literal = value.strip()
+            if is_unresolved(literal) or REFERENCE.match(literal) or len(literal) < 4:
+                continue
+            yield release_finding("secrets/inlined", E, render, release,
+                                  f"{path} is a literal credential in HelmRelease {release.key}",
+                                  "reference a Secret from an ExternalSecret instead (existingSecret / valuesFrom "
+                                  "/ envFrom)")
+
+
+def _token_findings(obj: RenderedObject) -> Iterator[Finding]:
+    reported: set[str] = set()
+    for path, value in walk_strings(obj.body):
+        for what, pattern in TOKEN_PATTERNS:
+            if what in reported or not pattern.search(value):
+                continue
+            reported.add(what)
+            yield finding("secrets/inlined", E, obj, f"{path} contains {what}",
+                          "remove it from git, rotate it, and deliver it with an ExternalSecret")
+
+
+@rule("secrets/api-version", E, "External Secrets objects not on external-secrets.io/v1")
+def api_version(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    for obj in render.objects:
+        if obj.kind in EXTERNAL_SECRETS_KINDS and obj.id.group == "external-secrets.io" and \
+                obj.api_version != "external-secrets.io/v1":
+            yield finding("secrets/api-version", E, obj,
+                          f"{obj.kind} {obj.name} uses {obj.api_version}, removed from current External Secrets",
+                          "use apiVersion: external-secrets.io/v1")
