@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +39,9 @@ class GoTool:
     module_dir: str  # folder of the go.mod holding the tool directive, relative to the tools root
     purpose: str
     stamps: tuple[tuple[str, str], ...] = ()  # (Go variable, template) for -X; {version} {major} {minor}
+    # Files that upstream generates at release time and that the module zip lacks: (path in module, file
+    # under tools/). Such a tool is built from a writable copy of its module with these files added.
+    generated: tuple[tuple[str, str], ...] = ()
 
     def ldflags(self, version: str) -> str:
         numbers = version.lstrip("v").split(".")
@@ -61,7 +66,8 @@ TOOLS: tuple[GoTool, ...] = (
     GoTool("kubeconform", "github.com/yannh/kubeconform/cmd/kubeconform", "github.com/yannh/kubeconform", ".",
            "schema verdicts to compare with the engine's", (("main.version", "{version}"),)),
     GoTool("flux", "github.com/fluxcd/flux2/v2/cmd/flux", "github.com/fluxcd/flux2/v2", ".",
-           "`flux build kustomization` for the differential tests", (("main.VERSION", "{bare}"),)),
+           "`flux build kustomization` for the differential tests", (("main.VERSION", "{bare}"),),
+           generated=(("cmd/flux/manifests/greenfield-placeholder.yaml", "overlay/flux-manifests.yaml"),)),
     GoTool("helm", "helm.sh/helm/v3/cmd/helm", "helm.sh/helm/v3", ".", "chart rendering",
            (("helm.sh/helm/v3/internal/version.version", "{version}"),)),
     GoTool("talosctl", "github.com/siderolabs/talos/cmd/talosctl", "github.com/siderolabs/talos", "talos",
@@ -168,8 +174,8 @@ class GoTools:
         """What a binary was built from: the module's go.mod/go.sum, the package and the link flags."""
         digest = hashlib.sha256()
         folder = self.module_dir(spec)
-        for name in ("go.mod", "go.sum"):
-            file = folder / name
+        files = [folder / "go.mod", folder / "go.sum"] + [self.root / ours for _inside, ours in spec.generated]
+        for file in files:
             digest.update(file.read_bytes() if file.is_file() else b"")
         digest.update(spec.package.encode())
         digest.update(spec.ldflags(self.version(spec)).encode())
@@ -205,12 +211,37 @@ class GoTools:
                                hint="install Go >= 1.25 (the tools are built from the Go module proxy)")
         return found
 
-    def build_command(self, spec: GoTool, output: Path) -> Command:
+    def _env(self) -> dict[str, str]:
+        return {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "", "GO111MODULE": "on"}
+
+    def build_command(self, spec: GoTool, output: Path, source: Path | None = None) -> Command:
+        """go build of the tool's package in its tools module, or of `./<pkg>` in a prepared module copy."""
         version = self.version(spec)
+        target = spec.package if source is None else "./" + spec.package.removeprefix(spec.module).strip("/")
         argv = [self.go(), "build", "-trimpath", "-buildvcs=false", "-mod=readonly",
-                f"-ldflags={spec.ldflags(version)}", "-o", str(output), spec.package]
-        env = {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "", "GO111MODULE": "on"}
-        return Command(argv, cwd=self.module_dir(spec), env=env, timeout=BUILD_TIMEOUT_S)
+                f"-ldflags={spec.ldflags(version)}", "-o", str(output), target]
+        return Command(argv, cwd=source or self.module_dir(spec), env=self._env(), timeout=BUILD_TIMEOUT_S)
+
+    def prepare_source(self, spec: GoTool) -> Path:
+        """A writable copy of the pinned module (downloaded through the module proxy) plus the generated
+        files upstream's release build adds; built as its own main module, i.e. with upstream's go.mod/go.sum."""
+        version = self.version(spec)
+        download = Command([self.go(), "mod", "download", "-json", f"{spec.module}@{version}"],
+                           cwd=self.module_dir(spec), env=self._env(), timeout=BUILD_TIMEOUT_S).run()
+        module_dir = Path(json.loads(download.stdout)["Dir"])
+        source = self.bin / ".src" / f"{spec.name}@{version}"
+        if source.is_dir():
+            shutil.rmtree(source)
+        shutil.copytree(module_dir, source)
+        for folder, _dirs, files in os.walk(source):
+            Path(folder).chmod(0o755)
+            for name in files:
+                (Path(folder) / name).chmod(0o644)
+        for inside, ours in spec.generated:
+            target = source / inside
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.root / ours, target)
+        return source
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -231,7 +262,8 @@ class GoTools:
                 return current
             partial = self.bin / f".{spec.name}.partial"
             try:
-                self.build_command(spec, partial).run()
+                source = self.prepare_source(spec) if spec.generated else None
+                self.build_command(spec, partial, source).run()
             except CommandError as error:
                 partial.unlink(missing_ok=True)
                 raise CommandError(f"building {spec.name} {current.version} failed: {error.problem}",

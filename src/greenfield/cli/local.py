@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from greenfield.adapters.gotools import ToolStatus
@@ -74,7 +75,7 @@ def status(
             state = "[green]ready[/]" if s.api_ready else ("[yellow]starting/unhealthy[/]" if s.running
                                                            else "[red]stopped[/]")
             procs = ", ".join(f"{p.name} {p.pid}{'' if p.running else ' (gone)'}" for p in s.processes) or "-"
-            console.print(f"{s.name}: {state} {s.server} [{procs}]", soft_wrap=True)
+            console.print(f"{s.name}: {state} {s.server} " + escape(f"[{procs}]"), soft_wrap=True)
     raise typer.Exit(0 if statuses and all(s.api_ready for s in statuses) else 1)
 
 
