@@ -35,7 +35,7 @@ class _Catalog(SimpleHTTPRequestHandler):
 def server(crd_schema_dir: Path) -> Iterator[tuple[str, list[str]]]:
     handler = type("Catalog", (_Catalog,), {"requests": []})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(crd_schema_dir)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=partial(httpd.serve_forever, poll_interval=0.05), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}", handler.requests
