@@ -11,3 +11,10 @@ def register(app: typer.Typer) -> None:
 
     tools.register(app)
     local.register(app)
+    from greenfield.cli import validate
+
+    validate.register(app)  # engine: offline Flux validation
+    from greenfield.cli import schedule, stories
+
+    stories.register(app)  # plan: the live story board
+    schedule.register(app)  # plan: scheduler and seed checks
