@@ -44,6 +44,7 @@ class RenderedObject:
     kustomization: str  # "namespace/name" of the Flux Kustomization that applies it ("" for the root sync)
     file: str = ""  # repository-relative file the object was read from, when known
     line: int = 0
+    encrypted: bool = False  # SOPS-encrypted in git (a top-level `sops:` key): data is opaque, never decrypted
 
     @property
     def id(self) -> ObjectId:
@@ -84,6 +85,22 @@ class NamespacedName:
 
 
 @dataclass
+class EngineNote:
+    """A fact the engine found while building (kind: path-missing, kustomize, undefined-variable, ...).
+
+    Rules under build/ and substitution/ turn notes into findings.
+    """
+
+    kind: str
+    message: str
+    file: str = ""
+    line: int = 0
+    object: str = ""
+    hint: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class KustomizationNode:
     """A Flux Kustomization of one cluster, as the engine found and built it."""
 
@@ -98,6 +115,12 @@ class KustomizationNode:
     objects: list[RenderedObject] = field(default_factory=list)  # what this Kustomization applies
     built: bool = False  # False when the build failed or the source is not local
     inputs: list[str] = field(default_factory=list)  # repository-relative files read to build it
+    line: int = 0
+    synthetic: bool = False  # the stand-in root when no flux-system sync points at the cluster entry
+    error: str = ""  # the build error (kustomize's own message) when built is False
+    generated: bool = False  # spec.path had no kustomization.yaml: generated like the controller does
+    notes: list[EngineNote] = field(default_factory=list)  # what the engine found while building it
+    opaque_variables: list[str] = field(default_factory=list)  # variables from SOPS-encrypted Secrets
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -130,6 +153,7 @@ class ClusterRender:
     entry: str  # repository-relative entry path
     kustomizations: dict[NamespacedName, KustomizationNode] = field(default_factory=dict)
     helm_releases: dict[NamespacedName, HelmReleaseInfo] = field(default_factory=dict)
+    notes: list[EngineNote] = field(default_factory=list)  # cluster-level engine facts (entry missing, ...)
 
     @property
     def objects(self) -> list[RenderedObject]:

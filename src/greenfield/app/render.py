@@ -1,0 +1,113 @@
+"""Render clusters: the I/O side of the engine (which clusters, entry folders, local sources, kustomize)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from greenfield.adapters import yamlio
+from greenfield.adapters.kustomize import Kustomizer
+from greenfield.core.engine import EngineOptions, render_cluster
+from greenfield.core.inventory import Inventory
+from greenfield.core.model import ClusterRender
+from greenfield.errors import InputError
+
+CLUSTERS_DIR = "kubernetes/clusters"
+
+
+@dataclass
+class ClusterTarget:
+    name: str
+    entry: str  # repository-relative folder
+
+
+@dataclass
+class RenderOptions:
+    cluster_paths: list[str] = field(default_factory=list)  # --cluster-path (repository-relative or absolute)
+    substitute_from: list[Path] = field(default_factory=list)
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    strict: bool = False
+    workers: int = 2
+
+
+def _relative(repo: Path, path: str) -> str:
+    candidate = Path(path)
+    absolute = candidate if candidate.is_absolute() else (repo / candidate)
+    try:
+        relative = absolute.resolve().relative_to(repo.resolve()).as_posix()
+    except ValueError as error:
+        raise InputError("cluster path is outside the repository", path=path,
+                         hint="pass a folder inside --repo") from error
+    return "" if relative == "." else relative
+
+
+def select_clusters(repo: Path, inventory: Inventory | None, clusters: list[str], cluster_paths: list[str]
+                    ) -> list[ClusterTarget]:
+    """--cluster names, else enabled clusters of platform.yaml, else folders of kubernetes/clusters, else paths."""
+    targets: list[ClusterTarget] = []
+    for path in cluster_paths:
+        relative = _relative(repo, path)
+        targets.append(ClusterTarget(Path(relative).name or "root", relative))
+    if clusters:
+        for name in clusters:
+            if any(t.name == name for t in targets):
+                continue
+            if inventory is not None and name not in inventory.clusters:
+                raise InputError(f"unknown cluster {name!r}", path="platform.yaml",
+                                 hint=f"known clusters: {', '.join(sorted(inventory.clusters))}")
+            entry = f"{CLUSTERS_DIR}/{name}"
+            if inventory is None and not (repo / entry).is_dir():
+                raise InputError(f"no folder {entry}", path=str(repo), hint="pass --cluster-path PATH")
+            targets.append(ClusterTarget(name, entry))
+        return [t for t in targets if t.name in clusters or t.entry in {_relative(repo, p) for p in cluster_paths}]
+    if cluster_paths:
+        return targets
+    if inventory is not None:
+        return [ClusterTarget(name, f"{CLUSTERS_DIR}/{name}") for name in sorted(inventory.enabled_clusters())]
+    folder = repo / CLUSTERS_DIR
+    if folder.is_dir():
+        found = [ClusterTarget(p.name, f"{CLUSTERS_DIR}/{p.name}") for p in sorted(folder.iterdir()) if p.is_dir()]
+        if found:
+            return found
+    raise InputError("no cluster to validate", path=str(repo),
+                     hint="add platform.yaml, kubernetes/clusters/<cluster>/, or pass --cluster-path PATH")
+
+
+def load_sources(files: list[Path]) -> list[dict[str, Any]]:
+    """ConfigMaps and Secrets supplied with --substitute-from (objects that only exist in the cluster)."""
+    sources: list[dict[str, Any]] = []
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise InputError(f"cannot read: {error.strerror or error}", path=str(file)) from error
+        for document in yamlio.load_documents(text, str(file)):
+            if isinstance(document, dict) and document.get("kind") in ("ConfigMap", "Secret"):
+                metadata = document.setdefault("metadata", {})
+                if isinstance(metadata, dict):
+                    metadata.setdefault("namespace", "flux-system")
+                sources.append(document)
+            else:
+                raise InputError("expected ConfigMap or Secret documents", path=str(file),
+                                 hint="supply the in-cluster ConfigMaps/Secrets postBuild.substituteFrom reads")
+    return sources
+
+
+@dataclass
+class RenderResult:
+    renders: dict[str, ClusterRender]
+    seconds: float
+    builds: int
+    cached: int
+
+
+def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderOptions) -> RenderResult:
+    started = time.perf_counter()
+    kustomizer = Kustomizer(repo, options.cache_dir, workers=options.workers, use_cache=options.use_cache)
+    engine_options = EngineOptions(strict=options.strict, extra_sources=load_sources(options.substitute_from))
+    renders = {target.name: render_cluster(target.name, target.entry, kustomizer, engine_options)
+               for target in targets}
+    return RenderResult(renders, time.perf_counter() - started, kustomizer.stats["builds"], kustomizer.stats["cached"])

@@ -1,0 +1,163 @@
+"""`greenfield validate`: render every cluster offline as Flux would, then run every rule and schema check.
+
+`validate_repository(repo, clusters, options)` is the entry other use cases (the story board) call.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from greenfield.adapters.command import Command
+from greenfield.app.inventory import load_inventory
+from greenfield.app.render import ClusterTarget, RenderOptions, render_repository, select_clusters
+from greenfield.core.engine import affected_kustomizations
+from greenfield.core.findings import Finding, Severity, count_by_severity
+from greenfield.core.inventory import Inventory
+from greenfield.core.model import ClusterRender
+from greenfield.core.rules.base import RuleContext, run_rules
+from greenfield.core.settings import cluster_settings
+from greenfield.errors import CommandError, GreenfieldError, InputError
+
+DEFAULT_KUBERNETES_VERSION = "1.34.1"
+
+
+@dataclass
+class ValidateOptions:
+    cluster_paths: list[str] = field(default_factory=list)
+    substitute_from: list[Path] = field(default_factory=list)
+    schemas: list[str] = field(default_factory=list)  # CRD schema locations (dirs / URL templates)
+    kubernetes_version: str = ""  # default: platform.yaml versions.kubernetes, else DEFAULT_KUBERNETES_VERSION
+    schema: bool = True
+    changed_since: str = ""
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    strict_substitution: bool = False  # emulate Flux's StrictPostBuildSubstitutions feature gate
+    rule_options: dict[str, Any] = field(default_factory=dict)
+    only_rules: list[str] = field(default_factory=list)  # rule id prefixes (default: all)
+
+
+@dataclass
+class ValidationReport:
+    repo: Path
+    targets: list[ClusterTarget]
+    renders: dict[str, ClusterRender]
+    findings: list[Finding]
+    timings: dict[str, float]
+    changed_files: list[str] | None = None  # with --changed-since: the files that changed
+    affected: dict[str, list[str]] = field(default_factory=dict)  # cluster -> affected Kustomizations
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[Severity, int]:
+        return count_by_severity(self.findings)
+
+    def failed(self, strict: bool = False) -> bool:
+        counts = self.counts
+        return counts[Severity.ERROR] > 0 or (strict and counts[Severity.WARNING] > 0)
+
+    def for_files(self, prefixes: list[str]) -> list[Finding]:
+        """Findings whose file starts with one of the prefixes (e.g. a story's paths)."""
+        wanted = tuple(p.rstrip("/") for p in prefixes)
+        return [f for f in self.findings if f.file and any(f.file == p or f.file.startswith(p + "/") for p in wanted)]
+
+    def for_kustomizations(self, names: list[str]) -> list[Finding]:
+        """Findings of the named Kustomizations ("namespace/name" or just "name")."""
+        wanted = set(names)
+        return [f for f in self.findings
+                if f.kustomization and (f.kustomization in wanted or f.kustomization.split("/")[-1] in wanted)]
+
+
+def _inventory(repo: Path) -> Inventory | None:
+    path = repo / "platform.yaml"
+    return load_inventory(path, "platform.yaml") if path.is_file() else None
+
+
+def changed_files(repo: Path, revision: str) -> list[str]:
+    try:
+        diff = Command(["git", "diff", "--name-only", revision, "--"], cwd=repo, timeout=60).run()
+        untracked = Command(["git", "ls-files", "--others", "--exclude-standard"], cwd=repo, timeout=60).run()
+    except CommandError as error:
+        raise InputError(f"cannot compare with {revision}: {error.problem}", path=str(repo),
+                         hint="pass a revision git knows (e.g. origin/main, HEAD~1)") from error
+    return sorted({line.strip() for line in (diff.stdout + untracked.stdout).splitlines() if line.strip()})
+
+
+def _schema_findings(renders: dict[str, ClusterRender], version: str, locations: list[str], cache_dir: Path
+                     ) -> tuple[list[Finding], list[str]]:
+    try:
+        from greenfield.adapters.schemas import build_schema_validator, default_schema_locations
+        from greenfield.core.schema_validation import derived_crds
+    except ImportError:  # pragma: no cover - the schema store is delivered separately
+        return [], ["schema validation unavailable (greenfield.adapters.schemas missing)"]
+    findings: list[Finding] = []
+    configured = locations or default_schema_locations()
+    for name, render in renders.items():
+        objects = render.objects
+        validator = build_schema_validator(version, configured, cache_dir, derived_crds(objects))
+        for item in validator.validate(objects):
+            findings.append(item if item.cluster else replace(item, cluster=name))
+    return findings, []
+
+
+def validate_repository(repo: Path, clusters: list[str] | None = None, options: ValidateOptions | None = None
+                        ) -> ValidationReport:
+    """Render the clusters (all by default), run every rule and the schema check; never raises for findings."""
+    options = options or ValidateOptions()
+    repo = repo.resolve()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    inventory = _inventory(repo)
+    targets = select_clusters(repo, inventory, list(clusters or []), options.cluster_paths)
+    cache_dir = options.cache_dir or repo / ".greenfield" / "cache"
+    render_options = RenderOptions(cluster_paths=options.cluster_paths, substitute_from=options.substitute_from,
+                                   cache_dir=cache_dir, use_cache=options.use_cache,
+                                   strict=options.strict_substitution)
+    rendered = render_repository(repo, targets, render_options)
+    timings["render"] = rendered.seconds
+    renders = rendered.renders
+
+    settings: dict[str, dict[str, str]] = {}
+    if inventory is not None:
+        for name in renders:
+            if name in inventory.clusters:
+                try:
+                    settings[name] = cluster_settings(inventory, name)
+                except (GreenfieldError, ValueError):
+                    settings[name] = {}
+    step = time.perf_counter()
+    context = RuleContext(renders=renders, inventory=inventory, settings=settings, options=options.rule_options)
+    findings = run_rules(context, options.only_rules or None)
+    timings["rules"] = time.perf_counter() - step
+
+    notes: list[str] = []
+    if options.schema:
+        step = time.perf_counter()
+        version = options.kubernetes_version or (
+            inventory.platform.versions.kubernetes if inventory is not None else DEFAULT_KUBERNETES_VERSION)
+        schema_findings, schema_notes = _schema_findings(renders, version, options.schemas, cache_dir / "schemas")
+        findings.extend(schema_findings)
+        notes.extend(schema_notes)
+        timings["schema"] = time.perf_counter() - step
+
+    report = ValidationReport(repo, targets, renders, [], timings, notes=notes)
+    if options.changed_since:
+        changed = changed_files(repo, options.changed_since)
+        report.changed_files = changed
+        keep: list[Finding] = []
+        for name, render in renders.items():
+            affected = affected_kustomizations(render, changed)
+            report.affected[name] = sorted(str(k) for k in affected)
+            labels = {"" if render.kustomizations[k].synthetic else str(k) for k in affected}
+            keep.extend(f for f in findings if f.cluster == name and (
+                f.kustomization in labels or (f.file and f.file in changed)))
+        keep.extend(f for f in findings if not f.cluster)
+        findings = keep
+    report.findings = sorted(set(findings), key=lambda f: (f.cluster, f.kustomization, f.file, f.line, f.rule,
+                                                           f.message))
+    timings["total"] = time.perf_counter() - started
+    timings["builds"] = float(rendered.builds)
+    timings["cached_builds"] = float(rendered.cached)
+    return report

@@ -1,0 +1,159 @@
+"""`greenfield validate`: the offline Flux emulation and every rule, for people (Rich) and machines."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from enum import StrEnum
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import typer
+from rich.table import Table
+
+from greenfield.app.validate import ValidateOptions, ValidationReport, validate_repository
+from greenfield.cli.common import console, repo_option
+from greenfield.core.findings import Finding, Severity
+
+app = typer.Typer(help="Render every cluster offline as Flux would and report what breaks reconciliation.")
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    JUNIT = "junit"
+    GITHUB = "github"
+
+
+_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def finding_line(item: Finding) -> str:
+    where = item.location()
+    obj = f" {item.object}" if item.object else ""
+    hint = f" (hint: {item.hint})" if item.hint else ""
+    return f"{item.severity} {item.rule} {where}{obj}: {item.message}{hint}"
+
+
+def print_text(report: ValidationReport) -> None:
+    table = Table(title="greenfield validate", show_lines=False)
+    for column in ("cluster / Kustomization", "objects", "kustomizations", "helm releases", "errors", "warnings",
+                   "info"):
+        table.add_column(column, justify="left" if column.startswith("cluster") else "right")
+    by_place: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for item in report.findings:
+        by_place[(item.cluster, item.kustomization)].append(item)
+    for name, render in report.renders.items():
+        counts = {s: sum(1 for f in report.findings if f.cluster == name and f.severity == s) for s in Severity}
+        table.add_row(f"[bold]{name}[/] ({render.entry})", str(len(render.objects)), str(len(render.kustomizations)),
+                      str(len(render.helm_releases)), str(counts[Severity.ERROR]), str(counts[Severity.WARNING]),
+                      str(counts[Severity.INFO]))
+        for node in render.ordered_kustomizations():
+            label = "" if node.synthetic else str(node.key)
+            found = by_place.get((name, label), [])
+            if not found and node.built:
+                continue
+            releases = sum(1 for r in render.helm_releases.values() if r.kustomization == label)
+            state = "" if node.built else " [red](not built)[/]"
+            table.add_row(f"  {label or '(entry)'}{state}", str(len(node.objects)), "", str(releases),
+                          str(sum(f.severity == Severity.ERROR for f in found)),
+                          str(sum(f.severity == Severity.WARNING for f in found)),
+                          str(sum(f.severity == Severity.INFO for f in found)))
+    console.print(table)
+    for (cluster, kustomization), items in sorted(by_place.items()):
+        console.print(f"[bold]{cluster or 'platform'}[/] {kustomization or '(entry)'}")
+        for item in items:
+            console.print(f"  {finding_line(item)}", style=_STYLE[item.severity], markup=False, soft_wrap=True)
+    counts = report.counts
+    total = report.timings.get("total", 0.0)
+    summary = (f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), "
+               f"{counts[Severity.INFO]} info in {total:.2f}s "
+               f"({int(report.timings.get('builds', 0))} kustomize builds, "
+               f"{int(report.timings.get('cached_builds', 0))} cached)")
+    if report.changed_files is not None:
+        summary += f"; --changed-since: {len(report.changed_files)} changed file(s)"
+    for note in report.notes:
+        console.print(f"note: {note}", style="yellow", markup=False)
+    console.print(summary, style="red" if counts[Severity.ERROR] else "green", markup=False)
+
+
+def print_junit(report: ValidationReport) -> None:
+    cases: list[str] = []
+    failures = 0
+    for name, render in report.renders.items():
+        for node in render.ordered_kustomizations():
+            label = "" if node.synthetic else str(node.key)
+            found = [f for f in report.findings if f.cluster == name and f.kustomization == label]
+            errors = [f for f in found if f.severity == Severity.ERROR]
+            body = ""
+            if errors:
+                failures += 1
+                text = "\n".join(finding_line(f) for f in found)
+                body = f"<failure message={quoteattr(errors[0].message)}>{escape(text)}</failure>"
+            cases.append(f'    <testcase classname={quoteattr("greenfield." + name)} '
+                         f'name={quoteattr(label or "(entry)")}>{body}</testcase>')
+    typer.echo('<?xml version="1.0" encoding="UTF-8"?>')
+    typer.echo(f'<testsuites name="greenfield validate" tests="{len(cases)}" failures="{failures}">')
+    typer.echo(f'  <testsuite name="greenfield validate" tests="{len(cases)}" failures="{failures}">')
+    for case in cases:
+        typer.echo(case)
+    typer.echo("  </testsuite>")
+    typer.echo("</testsuites>")
+
+
+def _github_escape(value: str, property_value: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        value = value.replace(":", "%3A").replace(",", "%2C")
+    return value
+
+
+def print_github(report: ValidationReport) -> None:
+    level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+    for item in report.findings:
+        properties = [f"title={_github_escape(item.rule, True)}"]
+        if item.file:
+            properties.insert(0, f"file={_github_escape(item.file, True)}")
+            if item.line:
+                properties.insert(1, f"line={item.line}")
+        message = f"{item.cluster}: {item.object + ': ' if item.object else ''}{item.message}"
+        if item.hint:
+            message += f" (hint: {item.hint})"
+        typer.echo(f"::{level[item.severity]} {','.join(properties)}::{_github_escape(message)}")
+
+
+def command(
+    cluster: list[str] = typer.Option([], "--cluster", "-c", help="Cluster to validate (repeatable; default: all)."),
+    repo: Path | None = typer.Option(None, "--repo", help="Repository root (default: found from the current folder)."),
+    cluster_path: list[str] = typer.Option([], "--cluster-path", help="Entry folder of a cluster (repeatable)."),
+    substitute_from: list[Path] = typer.Option([], "--substitute-from",
+                                               help="YAML file of ConfigMaps/Secrets that exist only in the cluster."),
+    schemas: list[str] = typer.Option([], "--schemas", help="CRD schema location: folder or URL template (repeatable)."),
+    kubernetes_version: str = typer.Option("", "--kubernetes-version", help="Kubernetes version of built-in schemas."),
+    output: Format = typer.Option(Format.TEXT, "--format", "-o", help="text, json, junit or github."),
+    changed_since: str = typer.Option("", "--changed-since", help="Only Kustomizations whose inputs changed since REV."),
+    no_schema: bool = typer.Option(False, "--no-schema", help="Skip schema validation."),
+    strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the kustomize build cache."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Build cache folder (default .greenfield/cache)."),
+) -> None:
+    """Render every cluster offline as Flux would and report what breaks reconciliation."""
+    root = repo_option(repo)
+    options = ValidateOptions(cluster_paths=cluster_path, substitute_from=substitute_from, schemas=schemas,
+                              kubernetes_version=kubernetes_version, schema=not no_schema,
+                              changed_since=changed_since, cache_dir=cache_dir, use_cache=not no_cache)
+    report = validate_repository(root, cluster, options)
+    if output == Format.JSON:
+        typer.echo(json.dumps([f.to_dict() for f in report.findings], indent=2))
+    elif output == Format.JUNIT:
+        print_junit(report)
+    elif output == Format.GITHUB:
+        print_github(report)
+    else:
+        print_text(report)
+    if report.failed(strict):
+        raise typer.Exit(1)
+
+
+def register(root: typer.Typer) -> None:
+    root.command("validate")(command)

@@ -1,0 +1,569 @@
+"""The offline kustomize-controller: pure orchestration over an injected kustomize builder.
+
+For one cluster: build the entry folder, find the flux-system sync Kustomization pointing at it (or use
+a synthetic root), then build every Flux Kustomization found in the output, recursively, with its spec
+(patches, components, targetNamespace, namePrefix/nameSuffix, images through the builder; commonMetadata
+and postBuild substitution here). Children are the objects as the parent applied them. Everything the
+build finds wrong is recorded as an EngineNote on the node; rules under build/ and substitution/ turn
+notes into findings. No I/O here: the builder (adapters/kustomize.py) does it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import posixpath
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import yaml
+
+from greenfield.core import substitution as subst
+from greenfield.core.model import (
+    FLUX_KUSTOMIZATION,
+    HELM_RELEASE,
+    ClusterRender,
+    EngineNote,
+    HelmReleaseInfo,
+    KustomizationNode,
+    NamespacedName,
+    RenderedObject,
+    api_group,
+)
+
+SOURCE_GROUP = "source.toolkit.fluxcd.io"
+SYNTHETIC_ROOT = NamespacedName("", "")
+MAX_DEPTH = 40
+RUNTIME_NAMES = frozenset({
+    "HOME", "PATH", "PWD", "USER", "HOSTNAME", "SHELL", "TMPDIR", "IFS", "RANDOM", "LANG", "TERM",
+    "POD_IP", "POD_NAME", "POD_NAMESPACE", "NODE_NAME", "HOST_IP",
+})
+
+
+# -- what the builder takes and gives ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One Flux Kustomization build: its path and the spec fields the controller writes into it."""
+
+    path: str  # repository-relative folder ("" for the root)
+    target_namespace: str = ""
+    name_prefix: str = ""
+    name_suffix: str = ""
+    patches: tuple[str, ...] = ()  # JSON texts of spec.patches entries
+    components: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()  # JSON texts of spec.images entries
+    ignore_missing_components: bool = False
+
+    @classmethod
+    def from_spec(cls, path: str, spec: Mapping[str, Any]) -> BuildRequest:
+        def dumps(items: Any) -> tuple[str, ...]:
+            return tuple(json.dumps(item, sort_keys=True) for item in items) if isinstance(items, list) else ()
+
+        components = spec.get("components")
+        return cls(
+            path=path,
+            target_namespace=str(spec.get("targetNamespace") or ""),
+            name_prefix=str(spec.get("namePrefix") or ""),
+            name_suffix=str(spec.get("nameSuffix") or ""),
+            patches=dumps(spec.get("patches")),
+            components=tuple(str(c) for c in components) if isinstance(components, list) else (),
+            images=dumps(spec.get("images")),
+            ignore_missing_components=bool(spec.get("ignoreMissingComponents")),
+        )
+
+
+@dataclass
+class Problem:
+    """Something wrong the builder found (before or besides kustomize's own error)."""
+
+    kind: str  # path-missing | path-not-directory | component-is-file | component-missing | empty-resources |
+    #            kustomize | invalid-yaml | remote-resource
+    message: str
+    file: str = ""
+    line: int = 0
+
+
+@dataclass
+class BuildOutput:
+    request: BuildRequest
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[tuple[str, int]] = field(default_factory=list)  # (repo-relative file, line) per document
+    error: str = ""  # kustomize's own message when the build failed
+    problems: list[Problem] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    generated: bool = False  # the folder had no kustomization file
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+class Builder(Protocol):
+    def build_many(self, requests: Sequence[BuildRequest]) -> list[BuildOutput]: ...
+
+
+@dataclass
+class EngineOptions:
+    strict: bool = False  # emulate the StrictPostBuildSubstitutions feature gate (fail on undefined)
+    extra_sources: list[dict[str, Any]] = field(default_factory=list)  # --substitute-from objects
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+def normalise_path(path: Any) -> str | None:
+    """spec.path relative to the source root, without "./"; None when it escapes the root."""
+    text = str(path or "").strip()
+    if not text:
+        return ""
+    joined = posixpath.normpath(posixpath.join("/", text.lstrip("/")))
+    if joined == "/":
+        return ""
+    if ".." in joined.split("/"):
+        return None
+    return joined.lstrip("/")
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _key_of(body: Mapping[str, Any]) -> NamespacedName:
+    metadata = _as_dict(body.get("metadata"))
+    return NamespacedName(str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+
+
+def _is_flux_kustomization(body: Mapping[str, Any]) -> bool:
+    return (str(body.get("kind", "")) == FLUX_KUSTOMIZATION[1]
+            and api_group(str(body.get("apiVersion", ""))) == FLUX_KUSTOMIZATION[0])
+
+
+def _object_label(body: Mapping[str, Any]) -> str:
+    key = _key_of(body)
+    kind = str(body.get("kind", ""))
+    return f"{kind}/{key.namespace}/{key.name}" if key.namespace else f"{kind}/{key.name}"
+
+
+def source_data(body: Mapping[str, Any]) -> tuple[dict[str, str], bool]:
+    """The string data of a ConfigMap/Secret (Secret data base64-decoded); (data, encrypted)."""
+    encrypted = "sops" in body
+    data: dict[str, str] = {}
+    kind = str(body.get("kind", ""))
+    if kind == "Secret":
+        for key, value in _as_dict(body.get("data")).items():
+            text = str(value)
+            if encrypted or text.startswith("ENC["):
+                data[str(key)] = f"sops-encrypted-{key}"
+                continue
+            try:
+                data[str(key)] = base64.b64decode(text, validate=False).decode("utf-8", "replace")
+            except (binascii.Error, ValueError):
+                data[str(key)] = ""
+        for key, value in _as_dict(body.get("stringData")).items():
+            data[str(key)] = f"sops-encrypted-{key}" if encrypted else str(value)
+    else:
+        for key, value in _as_dict(body.get("data")).items():
+            data[str(key)] = "" if value is None else str(value)
+    return data, encrypted
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's MergeMaps: nested maps merge, everything else is replaced."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def _typed(value: str) -> Any:
+    lowered = value.lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    if lowered == "null":
+        return None
+    if re.fullmatch(r"-?[0-9]+", value) and not (len(value) > 1 and value.lstrip("-").startswith("0")):
+        return int(value)
+    return value
+
+
+def set_path(values: dict[str, Any], path: str, raw: str) -> dict[str, Any]:
+    """helm-controller's targetPath: strvals-style dotted path; quoted values stay strings."""
+    quoted = len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\""
+    value: Any = raw.strip("'\"") if quoted else _typed(raw)
+    parts = [p.replace("\\.", ".") for p in re.split(r"(?<!\\)\.", path)]
+    current = values
+    for part in parts[:-1]:
+        child = current.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            current[part] = child
+        current = child
+    current[parts[-1]] = value
+    return values
+
+
+# -- the engine ---------------------------------------------------------------------------------------
+
+class _ClusterRun:
+    def __init__(self, cluster: str, entry: str, builder: Builder, options: EngineOptions) -> None:
+        self.cluster = cluster
+        self.entry = entry
+        self.builder = builder
+        self.options = options
+        self.render = ClusterRender(cluster=cluster, entry=entry)
+        self.sources: dict[tuple[str, str, str], dict[str, Any]] = {}  # (kind, ns, name) -> body
+        for body in options.extra_sources:
+            self._index_source(body, external=True)
+        self.root_source: tuple[str, str, str] | None = None
+        self.local_urls: set[str] = set()
+
+    def _index_source(self, body: Mapping[str, Any], external: bool = False) -> None:
+        kind = str(body.get("kind", ""))
+        if kind in ("ConfigMap", "Secret") and api_group(str(body.get("apiVersion", ""))) == "":
+            key = _key_of(body)
+            index = (kind, key.namespace, key.name)
+            if external or index not in self.sources:
+                self.sources[index] = dict(body)
+
+    # -- root ------------------------------------------------------------------------------------------
+    def run(self) -> ClusterRender:
+        first = self.builder.build_many([BuildRequest(self.entry)])[0]
+        if any(p.kind in ("path-missing", "path-not-directory") for p in first.problems):
+            self.render.notes.append(EngineNote(
+                "entry-missing", f"cluster entry {self.entry or '.'} does not exist", self.entry,
+                hint="create kubernetes/clusters/<cluster>/ or pass --cluster-path"))
+            return self.render
+        root_body: dict[str, Any] | None = None
+        root_file, root_line = "", 0
+        for body, (file, line) in zip(first.documents, first.origins, strict=False):
+            points_here = normalise_path(_as_dict(body.get("spec")).get("path")) == self.entry
+            if _is_flux_kustomization(body) and points_here and (
+                    root_body is None or _key_of(body).name == "flux-system"):
+                root_body, root_file, root_line = body, file, line
+        if root_body is not None:
+            key = _key_of(root_body)
+            root = KustomizationNode(key=key, cluster=self.cluster, path=self.entry, body=root_body, parent=None,
+                                     file=root_file, line=root_line)
+            reference = _as_dict(_as_dict(root_body.get("spec")).get("sourceRef"))
+            self.root_source = (str(reference.get("kind", "GitRepository")),
+                                str(reference.get("namespace") or key.namespace), str(reference.get("name", "")))
+        else:
+            root = KustomizationNode(key=SYNTHETIC_ROOT, cluster=self.cluster, path=self.entry,
+                                     body={"spec": {"path": f"./{self.entry}"}}, parent=None, synthetic=True)
+        self.render.kustomizations[root.key] = root
+        self._walk([root], {BuildRequest(self.entry): first})
+        self._helm_releases()
+        return self.render
+
+    # -- walking -------------------------------------------------------------------------------------
+    def _walk(self, start: list[KustomizationNode], prebuilt: dict[BuildRequest, BuildOutput]) -> None:
+        pending = list(start)
+        depth = 0
+        while pending and depth < MAX_DEPTH:
+            depth += 1
+            ready: list[tuple[KustomizationNode, BuildRequest, dict[str, str]]] = []
+            waiting: list[KustomizationNode] = []
+            for node in pending:
+                prepared = self._prepare(node, final=False)
+                if prepared == "wait":
+                    waiting.append(node)
+                elif isinstance(prepared, tuple):
+                    ready.append((node, *prepared))
+            if not ready and waiting:
+                # nothing else can produce the missing sources any more: report them now
+                for node in waiting:
+                    prepared = self._prepare(node, final=True)
+                    if isinstance(prepared, tuple):
+                        ready.append((node, *prepared))
+                waiting = []
+            requests = [r for _, r, _ in ready if r not in prebuilt]
+            outputs = dict(prebuilt)
+            if requests:
+                unique = list(dict.fromkeys(requests))
+                outputs.update(zip(unique, self.builder.build_many(unique), strict=True))
+            children: list[KustomizationNode] = []
+            for node, request, variables in ready:
+                children.extend(self._apply(node, outputs[request], variables))
+            pending = children + waiting
+
+    def _is_local(self, node: KustomizationNode) -> bool:
+        if node.synthetic:
+            return True
+        reference = _as_dict(node.spec.get("sourceRef"))
+        kind = str(reference.get("kind", ""))
+        name = str(reference.get("name", ""))
+        namespace = str(reference.get("namespace") or node.key.namespace)
+        if self.root_source is None:
+            if kind == "GitRepository" and name == "flux-system":
+                return True
+        elif (kind, namespace, name) == self.root_source:
+            return True
+        if kind == "GitRepository":
+            for obj in self.render.objects:
+                if obj.kind == kind and obj.name == name and obj.namespace == namespace:
+                    return str(obj.spec.get("url", "")) in self.local_urls
+        return False
+
+    def _prepare(self, node: KustomizationNode, final: bool) -> tuple[BuildRequest, dict[str, str]] | str | None:
+        spec = node.spec
+        if not node.synthetic and not self._is_local(node):
+            reference = _as_dict(spec.get("sourceRef"))
+            node.notes.append(EngineNote(
+                "external-source", f"source {reference.get('kind', '?')}/{reference.get('name', '?')} is not this "
+                "repository: not rendered offline", node.file, node.line,
+                hint="validate that repository separately, or point sourceRef at the local GitRepository"))
+            return None
+        path = node.path if node.synthetic else normalise_path(spec.get("path"))
+        if path is None:
+            node.notes.append(EngineNote("path-missing", f"spec.path {spec.get('path')} leaves the repository",
+                                         node.file, node.line, hint="use a path inside the source"))
+            return None
+        node.path = path
+        variables: dict[str, str] = {}
+        post_build = spec.get("postBuild")
+        if isinstance(post_build, dict):
+            node.opaque_variables = []
+            sources: list[dict[str, str]] = []
+            for reference in post_build.get("substituteFrom") or []:
+                if not isinstance(reference, dict):
+                    continue
+                kind, name = str(reference.get("kind", "")), str(reference.get("name", ""))
+                body = self.sources.get((kind, node.key.namespace, name))
+                if body is None:
+                    if reference.get("optional"):
+                        continue
+                    if not final:
+                        return "wait"
+                    node.notes.append(EngineNote(
+                        "substitute-from-missing",
+                        f"postBuild.substituteFrom {kind}/{name} not found in namespace {node.key.namespace} "
+                        f"of cluster {self.cluster}: Flux fails this Kustomization",
+                        node.file, node.line,
+                        hint="render it in this cluster, mark it `optional: true`, or pass --substitute-from FILE"))
+                    return None
+                data, encrypted = source_data(body)
+                if encrypted:
+                    node.opaque_variables.extend(sorted(data))
+                sources.append(data)
+            variables = subst.resolve_variables(sources, _as_dict(post_build.get("substitute")))
+            invalid = subst.invalid_names(variables)
+            if invalid:
+                node.notes.append(EngineNote(
+                    "invalid-variable-name",
+                    f"'{invalid[0]}' var name is invalid, must match '{subst.VARIABLE_NAME_PATTERN}': "
+                    "Flux fails this Kustomization", node.file, node.line,
+                    hint="rename the key in substitute/substituteFrom (letters, digits, underscores)"))
+                return None
+        node.substitutions = variables
+        return BuildRequest.from_spec(path, spec), variables
+
+    def _apply(self, node: KustomizationNode, output: BuildOutput, variables: dict[str, str]
+               ) -> list[KustomizationNode]:
+        node.inputs = list(output.inputs)
+        node.generated = output.generated
+        for problem in output.problems:
+            node.notes.append(EngineNote(problem.kind, problem.message, problem.file or node.file, problem.line))
+        if not output.ok:
+            node.error = output.error
+            return []
+        node.built = True
+        spec = node.spec
+        substituting = isinstance(spec.get("postBuild"), dict) and bool(variables)
+        common = _as_dict(spec.get("commonMetadata"))
+        label = "" if node.synthetic else str(node.key)
+        children: list[KustomizationNode] = []
+        for body, (file, line) in zip(output.documents, output.origins, strict=False):
+            body = json.loads(json.dumps(body))  # private copy: the builder may share cached documents
+            encrypted = "sops" in body
+            if substituting and not subst.is_disabled(body):
+                result = self._substitute(node, body, variables, file, line)
+                if result is None:
+                    continue
+                body = result
+            if common:
+                metadata = body.setdefault("metadata", {})
+                for section in ("labels", "annotations"):
+                    extra = _as_dict(common.get(section))
+                    if extra and isinstance(metadata, dict):
+                        metadata[section] = {**_as_dict(metadata.get(section)), **extra}
+            obj = RenderedObject(body=body, cluster=self.cluster, kustomization=label, file=file, line=line,
+                                 encrypted=encrypted)
+            node.objects.append(obj)
+            self._index_source(body)
+            if obj.kind == "GitRepository" and self.root_source is not None \
+                    and (obj.kind, obj.namespace, obj.name) == self.root_source:
+                self.local_urls.add(str(obj.spec.get("url", "")))
+            if _is_flux_kustomization(body):
+                key = _key_of(body)
+                if key == node.key or key in self.render.kustomizations:
+                    continue  # the root applying itself, or a duplicate (reported by build/duplicate-object)
+                child = KustomizationNode(key=key, cluster=self.cluster, path="", body=body, parent=node.key,
+                                          file=file, line=line)
+                child.depends_on = [
+                    NamespacedName(str(d.get("namespace") or key.namespace), str(d.get("name", "")))
+                    for d in _as_dict(body.get("spec")).get("dependsOn") or [] if isinstance(d, dict)]
+                self.render.kustomizations[key] = child
+                children.append(child)
+        return children
+
+    def _substitute(self, node: KustomizationNode, body: dict[str, Any], variables: dict[str, str],
+                    file: str, line: int) -> dict[str, Any] | None:
+        label = _object_label(body)
+        outcome = subst.substitute_object(body, variables, strict=self.options.strict)
+        if outcome.body is None:
+            kind = {"yaml": "substitution-invalid-yaml", "syntax": "substitution-syntax",
+                    "strict": "undefined-variable"}.get(outcome.error_kind, "substitution-syntax")
+            node.notes.append(EngineNote(kind, f"{outcome.error} (Flux fails this Kustomization)", file, line,
+                                         object=label))
+            return None
+        expansion = outcome.expansion
+        if expansion is None or not expansion.references:
+            return outcome.body
+        opaque = set(node.opaque_variables)
+        undefined = {ref.name for ref in expansion.undefined}
+        reported: set[tuple[str, str]] = set()
+        if undefined:
+            for path, text in subst.walk_strings(body):
+                if "${" not in text:
+                    continue
+                for name in sorted(undefined):
+                    if not re.search(r"(?<!\$)\$\{#?" + re.escape(name) + r"(?![A-Za-z0-9_])", text):
+                        continue
+                    if (name, path) in reported:
+                        continue
+                    reported.add((name, path))
+                    runtime = "\n" in text or name in RUNTIME_NAMES or not name.isupper()
+                    kind = "runtime-placeholder" if runtime else "undefined-variable"
+                    node.notes.append(EngineNote(
+                        kind, f"${{{name}}} at {path} is not defined for cluster {self.cluster}: Flux replaces it "
+                        "with an empty string", file, line, object=label, detail={"variable": name, "path": path}))
+            if not reported:
+                for name in sorted(undefined):
+                    node.notes.append(EngineNote(
+                        "undefined-variable", f"${{{name}}} is not defined for cluster {self.cluster}: Flux "
+                        "replaces it with an empty string", file, line, object=label, detail={"variable": name}))
+        result = outcome.body
+        if not undefined:
+            for path in subst.emptied_fields(body, result):
+                node.notes.append(EngineNote(
+                    "emptied-value", f"{path} became empty after substitution", file, line, object=label,
+                    detail={"path": path}))
+        if any(ref.name in opaque for ref in expansion.references):
+            return result
+        before = dict(subst.walk_strings(body))
+        for path, text in subst.walk_strings(result):
+            if "${" in text and text.count("${") > before.get(path, "").count("$${"):
+                node.notes.append(EngineNote(
+                    "leftover", f"{path} still holds `${{` after substitution: a variable value contains an "
+                    "unexpanded reference (values are not expanded recursively)", file, line, object=label,
+                    detail={"path": path}))
+        return result
+
+    # -- helm releases -------------------------------------------------------------------------------
+    def _helm_releases(self) -> None:
+        index: dict[tuple[str, str, str], RenderedObject] = {}
+        for obj in self.render.objects:
+            index.setdefault((obj.kind, obj.namespace, obj.name), obj)
+        for obj in self.render.objects:
+            if not obj.is_kind(*HELM_RELEASE):
+                continue
+            key = NamespacedName(obj.namespace, obj.name)
+            info = HelmReleaseInfo(key=key, cluster=self.cluster, kustomization=obj.kustomization, body=obj.body,
+                                   file=obj.file)
+            spec = obj.spec
+            chart_ref = _as_dict(spec.get("chartRef"))
+            chart_spec = _as_dict(_as_dict(spec.get("chart")).get("spec"))
+            if chart_ref:
+                kind = str(chart_ref.get("kind", ""))
+                source = NamespacedName(str(chart_ref.get("namespace") or obj.namespace), str(chart_ref.get("name", "")))
+                info.source_kind, info.source = kind, source
+                found = index.get((kind, source.namespace, source.name))
+                if found is not None and kind == "OCIRepository":
+                    info.source_url = str(found.spec.get("url", ""))
+                    info.chart = info.source_url.rstrip("/").rsplit("/", 1)[-1] if info.source_url else ""
+                    ref = _as_dict(found.spec.get("ref"))
+                    info.version = str(ref.get("digest") or ref.get("tag") or ref.get("semver") or "")
+                elif found is not None and kind == "HelmChart":
+                    info.chart = str(found.spec.get("chart", ""))
+                    info.version = str(found.spec.get("version", ""))
+                    inner = _as_dict(found.spec.get("sourceRef"))
+                    repo = index.get((str(inner.get("kind", "")), found.namespace, str(inner.get("name", ""))))
+                    info.source_url = str(repo.spec.get("url", "")) if repo is not None else ""
+            elif chart_spec:
+                reference = _as_dict(chart_spec.get("sourceRef"))
+                kind = str(reference.get("kind", ""))
+                source = NamespacedName(str(reference.get("namespace") or obj.namespace), str(reference.get("name", "")))
+                info.source_kind, info.source = kind, source
+                info.chart = str(chart_spec.get("chart", ""))
+                info.version = str(chart_spec.get("version") or "")
+                found = index.get((kind, source.namespace, source.name))
+                if found is not None:
+                    info.source_url = str(found.spec.get("url", ""))
+            values: dict[str, Any] = {}
+            for reference in spec.get("valuesFrom") or []:
+                if not isinstance(reference, dict):
+                    continue
+                found = index.get((str(reference.get("kind", "")), obj.namespace, str(reference.get("name", ""))))
+                if found is None or found.encrypted:
+                    continue
+                data, _ = source_data(found.body)
+                raw = data.get(str(reference.get("valuesKey") or "values.yaml"))
+                if raw is None:
+                    continue
+                target = reference.get("targetPath")
+                if target:
+                    values = set_path(values, str(target), raw)
+                    continue
+                try:
+                    parsed = yaml.safe_load(raw)
+                except yaml.YAMLError:
+                    continue
+                if isinstance(parsed, dict):
+                    values = _merge(values, parsed)
+            inline = spec.get("values")
+            if isinstance(inline, dict):
+                values = _merge(values, inline)
+            info.values = values
+            self.render.helm_releases.setdefault(key, info)
+
+
+def render_cluster(cluster: str, entry: str, builder: Builder, options: EngineOptions | None = None
+                   ) -> ClusterRender:
+    """Everything Flux would apply to one cluster whose entry folder is `entry` (repository-relative)."""
+    normalised = normalise_path(entry)
+    return _ClusterRun(cluster, normalised or "", builder, options or EngineOptions()).run()
+
+
+def duplicate_objects(render: ClusterRender) -> dict[tuple[str, str, str, str], list[RenderedObject]]:
+    """Objects applied more than once in a cluster (same group/kind/namespace/name)."""
+    seen: dict[tuple[str, str, str, str], list[RenderedObject]] = {}
+    for obj in render.objects:
+        identity = obj.id
+        seen.setdefault((identity.group, identity.kind, identity.namespace, identity.name), []).append(obj)
+    return {key: objs for key, objs in seen.items() if len({o.kustomization for o in objs}) > 1}
+
+
+def affected_kustomizations(render: ClusterRender, changed: Iterable[str]) -> set[NamespacedName]:
+    """Kustomizations whose inputs include a changed file, plus their descendants and dependents."""
+    changed_set = set(changed)
+    affected = {key for key, node in render.kustomizations.items()
+                if changed_set.intersection(node.inputs) or node.file in changed_set}
+    grew = True
+    while grew:
+        grew = False
+        for key, node in render.kustomizations.items():
+            if key in affected:
+                continue
+            if (node.parent in affected) or any(dep in affected for dep in node.depends_on):
+                affected.add(key)
+                grew = True
+    return affected

@@ -1,0 +1,112 @@
+"""Build rules: what stops kustomize-controller from building or applying a Kustomization.
+
+The engine records what it found while building (EngineNote on each KustomizationNode); these rules
+turn the notes into findings and add the checks that need the whole cluster (duplicate objects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from greenfield.core.engine import duplicate_objects
+from greenfield.core.findings import Finding, Severity
+from greenfield.core.model import FLUX_KUSTOMIZATION, ClusterRender, EngineNote, KustomizationNode
+from greenfield.core.rules.base import RuleContext, rule
+
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+HINTS = {
+    "path-missing": "fix spec.path (relative to the repository root, e.g. ./kubernetes/apps/x/app)",
+    "path-not-directory": "spec.path must be a folder",
+    "component-is-file": "point at the component's folder (with kustomization.yaml `kind: Component`)",
+    "component-missing": "fix the component path or set spec.ignoreMissingComponents",
+    "empty-resources": "list the manifests under resources:, or remove the kustomization from its parent",
+    "kustomize": "run `kubectl kustomize <path>` and fix the error it reports",
+    "invalid-yaml": "fix the YAML syntax of the file (Flux cannot generate a kustomization for the folder)",
+    "entry-missing": "create kubernetes/clusters/<cluster>/ or pass --cluster-path",
+    "substitute-from-missing": "render the ConfigMap/Secret in the cluster, set optional: true, or pass "
+                               "--substitute-from FILE",
+    "external-source": "validate that source separately",
+    "remote-resource": "vendor the remote base into the repository to validate it offline",
+}
+
+
+def _label(node: KustomizationNode) -> str:
+    return "" if node.synthetic else str(node.key)
+
+
+def _notes(render: ClusterRender, kinds: tuple[str, ...], rule_id: str, severity: Severity
+           ) -> Iterator[Finding]:
+    for note in render.notes:
+        if note.kind in kinds:
+            yield _finding(rule_id, severity, render, None, note)
+    for node in render.kustomizations.values():
+        for note in node.notes:
+            if note.kind in kinds:
+                yield _finding(rule_id, severity, render, node, note)
+
+
+def _finding(rule_id: str, severity: Severity, render: ClusterRender, node: KustomizationNode | None,
+             note: EngineNote) -> Finding:
+    obj = note.object
+    if not obj and node is not None and not node.synthetic:
+        obj = f"Kustomization/{node.key.namespace}/{node.key.name}"
+    return Finding(rule=rule_id, severity=severity, message=note.message, cluster=render.cluster,
+                   kustomization=_label(node) if node is not None else "", object=obj,
+                   file=note.file or (node.file if node is not None else ""), line=note.line,
+                   hint=note.hint or HINTS.get(note.kind, ""))
+
+
+@rule("build/entry-missing", E, "the cluster entry folder does not exist")
+def entry_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("entry-missing",), "build/entry-missing", E)
+
+
+@rule("build/path-missing", E, "a Kustomization's spec.path does not exist (or is not a folder)")
+def path_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("path-missing", "path-not-directory"), "build/path-missing", E)
+
+
+@rule("build/component-is-file", E, "a component (spec.components or components:) is a file, not a folder")
+def component_is_file(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("component-is-file",), "build/component-is-file", E)
+
+
+@rule("build/component-missing", E, "a spec.components entry does not exist")
+def component_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("component-missing",), "build/component-missing", E)
+
+
+@rule("build/empty-resources", W, "a kustomization.yaml has an empty `resources:` and renders nothing")
+def empty_resources(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("empty-resources",), "build/empty-resources", W)
+
+
+@rule("build/kustomize-error", E, "kustomize cannot build the Kustomization (its exact message)")
+def kustomize_error(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("kustomize", "invalid-yaml"), "build/kustomize-error", E)
+
+
+@rule("build/substitute-from-missing", E, "a postBuild.substituteFrom source is neither rendered nor supplied")
+def substitute_from_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("substitute-from-missing",), "build/substitute-from-missing", E)
+
+
+@rule("build/external-source", INFO, "a Kustomization whose source is not this repository (not rendered)")
+def external_source(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("external-source", "remote-resource"), "build/external-source", INFO)
+
+
+@rule("build/duplicate-object", E, "the same object (group/kind/namespace/name) is applied by two Kustomizations")
+def duplicate_object(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    for (group, kind, namespace, name), objects in sorted(duplicate_objects(render).items()):
+        if (group, kind) == FLUX_KUSTOMIZATION:
+            continue  # graph/duplicate-kustomization reports these
+        owners = sorted({o.kustomization or "(cluster entry)" for o in objects})
+        label = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+        for obj in objects[1:]:
+            yield Finding(rule="build/duplicate-object", severity=E, cluster=render.cluster,
+                          kustomization=obj.kustomization, object=label, file=obj.file, line=obj.line,
+                          message=f"{label} is applied by {len(owners)} Kustomizations ({', '.join(owners)}): "
+                                  "they fight over it and pruning one deletes it",
+                          hint="keep the object in one Kustomization only")
