@@ -122,8 +122,8 @@ def finding(rule_id: str, severity: Severity, obj: RenderedObject, message: str,
 def node_finding(rule_id: str, severity: Severity, node: KustomizationNode, message: str, hint: str = "",
                  render: ClusterRender | None = None) -> Finding:
     """A finding on a Flux Kustomization, located at its definition (file and line) when the render has it."""
-    file, line = node.file, 0
-    if render is not None:
+    file, line = node.file, int(getattr(node, "line", 0) or 0)
+    if render is not None and not line:
         parent = render.kustomizations.get(node.parent) if node.parent is not None else None
         for obj in (parent.objects if parent else node.objects):
             if obj.is_kind(*FLUX_KUSTOMIZATION) and obj.name == node.key.name and \
@@ -211,6 +211,20 @@ def index_objects(render: ClusterRender) -> dict[tuple[str, str, str, str], list
 
 def by_kind(render: ClusterRender, kind: str, group: str | None = None) -> list[RenderedObject]:
     return [o for o in render.objects if o.kind == kind and (group is None or o.id.group == group)]
+
+
+def is_built(node: KustomizationNode) -> bool:
+    """False when the engine could not build the Kustomization (remote source, build error): contents unknown."""
+    return bool(node.built)
+
+
+def is_synthetic(node: KustomizationNode) -> bool:
+    return bool(getattr(node, "synthetic", False))
+
+
+def is_encrypted(obj: RenderedObject) -> bool:
+    """SOPS-encrypted in git (the engine flags it; a top-level `sops:` key otherwise)."""
+    return bool(getattr(obj, "encrypted", False)) or isinstance(obj.body.get("sops"), dict)
 
 
 def is_unresolved(value: str) -> bool:

@@ -2,7 +2,7 @@
 
 Options read from `RuleContext.options`:
 - `bootstrap_crd_groups`: API groups whose CRDs bootstrap phase 0 installs (from `bootstrap/crds.yaml`;
-  see `bootstrap_groups`). Default: the Flux and Gateway API groups.
+  see `bootstrap_groups`). The Flux groups always count. Default: the Flux and Gateway API groups.
 - `crd_providers`: extra `{group: [chart, ...]}` entries for the HelmRelease CRD-provider table.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from greenfield.core.findings import Finding, Severity
-from greenfield.core.model import FLUX_KUSTOMIZATION, ClusterRender, NamespacedName, RenderedObject
+from greenfield.core.model import FLUX_KUSTOMIZATION, ClusterRender, KustomizationNode, NamespacedName, RenderedObject
 from greenfield.core.rules._helpers import (
     BUILTIN_GROUPS,
     SOURCE_GROUP,
@@ -26,6 +26,8 @@ from greenfield.core.rules._helpers import (
     finding,
     helm_releases,
     index_objects,
+    is_built,
+    is_synthetic,
     is_unresolved,
     node_finding,
     parse_key,
@@ -100,7 +102,9 @@ def bootstrap_groups(documents: Iterable[Any]) -> set[str]:
 
 def _bootstrap(context: RuleContext) -> frozenset[str]:
     configured = context.options.get("bootstrap_crd_groups")
-    return frozenset(str(g) for g in configured) if configured is not None else DEFAULT_BOOTSTRAP_GROUPS
+    if configured is None:
+        return DEFAULT_BOOTSTRAP_GROUPS
+    return frozenset({*FLUX_GROUPS, *(str(g) for g in configured)})  # Flux runs only with its CRDs installed
 
 
 def _providers_table(context: RuleContext) -> dict[str, tuple[str, ...]]:
@@ -291,6 +295,7 @@ def _providers(render: ClusterRender, context: RuleContext) -> dict[str, dict[Na
 def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     bootstrap = _bootstrap(context)
     providers = _providers(render, context)
+    unbuilt = {key for key, node in render.kustomizations.items() if not is_built(node)}
     before_cache: dict[NamespacedName | None, set[NamespacedName]] = {}
     for obj in render.objects:
         group = obj.id.group
@@ -298,15 +303,17 @@ def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
             continue
         where = parse_key(obj.kustomization)
         candidates = {**providers.get(group, {}), **providers.get(f"{group}/{obj.kind}", {})}
+        if where not in before_cache:
+            before_cache[where] = applied_before(render, where) if where is not None else set()
+        before = before_cache[where]
+        if not candidates and any(key in unbuilt for key in before):
+            continue  # a Kustomization it waits for is not rendered offline (remote source): it may provide it
         if not candidates:
             yield finding("graph/crd-order", E, obj,
                           f"no Kustomization on cluster {render.cluster} provides the CRD of {obj.kind} ({group})",
                           "add the CRDs (or the HelmRelease that installs them) to a Kustomization this one dependsOn, "
                           "or list the group in bootstrap/crds.yaml")
             continue
-        if where not in before_cache:
-            before_cache[where] = applied_before(render, where) if where is not None else set()
-        before = before_cache[where]
         ok = any(provider in before or (provider == where and how == "crd")
                  for provider, how in candidates.items())
         if ok:
@@ -329,10 +336,13 @@ def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
 def health_check_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     index = index_objects(render)
     by_name: dict[tuple[str, str, str], list[str]] = {}
+    unknown = any(not is_built(n) for n in render.kustomizations.values())
     for (group, kind, namespace, name) in index:
         by_name.setdefault((group, kind, name), []).append(namespace)
     release_namespaces = {r.release_namespace for r in helm_releases(render)}
     for node in render.ordered_kustomizations():
+        if not is_built(node):
+            continue  # remote or failed build: what it creates is unknown offline
         default_namespace = text(node.spec.get("targetNamespace"))
         for check in as_list(node.spec.get("healthChecks")):
             check = as_dict(check)
@@ -350,12 +360,26 @@ def health_check_missing(render: ClusterRender, context: RuleContext) -> Iterato
             if namespace in release_namespaces and group not in ("helm.toolkit.fluxcd.io",):
                 continue  # created by a HelmRelease whose chart is not rendered offline
             elsewhere = sorted(by_name.get((group, kind, name), []))
+            if not elsewhere and unknown and _created_by_unbuilt(render, node, namespace):
+                continue
             hint = (f"it is rendered in namespace {', '.join(elsewhere)}: fix the namespace" if elsewhere
                     else "point the health check at an object this Kustomization (or its HelmRelease) creates")
             where = f"{namespace}/{name}" if namespace else name
             yield node_finding("graph/health-check-missing", E, node,
                                f"healthCheck {kind} {where} ({api_version}) is not rendered on cluster "
                                f"{render.cluster}", hint, render=render)
+
+
+def _created_by_unbuilt(render: ClusterRender, node: KustomizationNode, namespace: str) -> bool:
+    """An unbuilt Kustomization (remote source) might create the target: one it depends on, or one
+    deploying into the same namespace."""
+    before = applied_before(render, node.key)
+    for other in render.kustomizations.values():
+        if is_built(other) or other.key == node.key:
+            continue
+        if other.key in before or text(other.spec.get("targetNamespace")) == namespace:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- references
@@ -392,6 +416,8 @@ def reference_missing(render: ClusterRender, context: RuleContext) -> Iterator[F
     index = index_objects(render)
     operator_sources = _operator_sync_sources(render)
     for node in render.ordered_kustomizations():
+        if is_synthetic(node):
+            continue
         ref = as_dict(node.spec.get("sourceRef"))
         kind, name = text(ref.get("kind")), text(ref.get("name"))
         namespace = text(ref.get("namespace")) or node.key.namespace

@@ -20,6 +20,7 @@ from greenfield.core.model import ClusterRender, RenderedObject
 from greenfield.core.rules._helpers import (
     BUILTIN_GROUPS,
     CILIUM_GROUP,
+    annotations_of,
     as_dict,
     as_list,
     containers,
@@ -43,6 +44,7 @@ from greenfield.core.rules.base import RuleContext, rule
 E = Severity.ERROR
 DEFAULT_EGRESS_NAMESPACES = ("flux-system", "external-secrets", "cert-manager")
 DEFAULT_PRIVILEGED_ALLOWLIST = ("kube-system", "rook-ceph", "openebs-system", "observability")
+PRIVILEGED_REASON = "greenfield/privileged-reason"  # annotation: a reviewed, documented exception
 PSA_LEVELS = ("privileged", "baseline", "restricted")
 DNS_PORT_NAMES = {"53", "dns", "udp-53", "dns-udp"}
 NAMESPACE_LABEL = "io.kubernetes.pod.namespace"
@@ -383,14 +385,15 @@ def _privileges(pod_spec: dict[str, Any]) -> list[str]:
 def privileged(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     allowlist = {str(n) for n in as_list(context.options.get("privileged_allowlist"))} or \
         set(DEFAULT_PRIVILEGED_ALLOWLIST)
-    hint = (f"drop the privilege, or run it in an allowed namespace ({', '.join(sorted(allowlist))}); "
-            "extend options.privileged_allowlist only for node-level agents")
+    hint = (f"drop the privilege, or run it in an allowed namespace ({', '.join(sorted(allowlist))}); a reviewed "
+            f"exception carries the annotation {PRIVILEGED_REASON}: <why>")
     for obj in render.objects:
         template = pod_template(obj)
         if template is None:
             continue
         namespace = obj.namespace or "default"
-        if namespace in allowlist:
+        if namespace in allowlist or f"{namespace}/{obj.name}" in allowlist or \
+                annotations_of(obj.body).get(PRIVILEGED_REASON, "").strip():
             continue
         problems = _privileges(as_dict(template.get("spec")))
         if problems:
@@ -399,7 +402,8 @@ def privileged(render: ClusterRender, context: RuleContext) -> Iterator[Finding]
                           hint)
     for release in helm_releases(render):
         namespace = release.release_namespace
-        if namespace in allowlist:
+        if namespace in allowlist or f"{release.namespace}/{release.name}" in allowlist or \
+                annotations_of(release.body).get(PRIVILEGED_REASON, "").strip():
             continue
         problems = []
         for path, key, value, _ in walk_items(release.values, "values"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from greenfield.core.findings import Finding, Severity
 from greenfield.core.model import ClusterRender, RenderedObject
@@ -12,6 +11,7 @@ from greenfield.core.rules._helpers import (
     as_dict,
     finding,
     helm_releases,
+    is_encrypted,
     is_unresolved,
     release_finding,
     walk_items,
@@ -40,9 +40,10 @@ REFERENCE = re.compile(r"^(?:\$\{.*\}|\$\(.*\)|\{\{.*\}\}|[A-Z][A-Z0-9_]*|/.*|en
 EXTERNAL_SECRETS_KINDS = ("ExternalSecret", "ClusterExternalSecret", "SecretStore", "ClusterSecretStore")
 
 
-def is_sops_encrypted(body: dict[str, Any]) -> bool:
-    if isinstance(body.get("sops"), dict):
+def is_sops_encrypted(obj: RenderedObject) -> bool:
+    if is_encrypted(obj):
         return True
+    body = obj.body
     values = [v for _, v in walk_strings({k: body.get(k) for k in ("data", "stringData")})]
     return bool(values) and all(v.startswith("ENC[") for v in values)
 
@@ -53,7 +54,7 @@ def plaintext(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
         if obj.kind != "Secret" or obj.id.group != "":
             continue
         keys = sorted({*as_dict(obj.body.get("data")), *as_dict(obj.body.get("stringData"))})
-        if not keys or is_sops_encrypted(obj.body):
+        if not keys or is_sops_encrypted(obj):
             continue
         yield finding("secrets/plaintext", E, obj,
                       f"Secret {obj.namespace}/{obj.name} carries plaintext data ({', '.join(map(str, keys[:5]))})",
@@ -68,7 +69,7 @@ def _credential_key(key: str) -> bool:
 @rule("secrets/inlined", E, "tokens, passwords or private keys inlined in a manifest or HelmRelease values")
 def inlined(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
-        if obj.kind == "Secret" and obj.id.group == "" and is_sops_encrypted(obj.body):
+        if obj.kind == "Secret" and obj.id.group == "" and is_sops_encrypted(obj):
             continue
         yield from _token_findings(obj)
     for release in helm_releases(render):
