@@ -61,9 +61,13 @@ def plaintext(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
                       "deliver it with an ExternalSecret from the ClusterSecretStore, or encrypt the file with SOPS")
 
 
+REFERENCE_KEY_PARTS = ("existing", "secretname", "secretref", "keyref", "fromsecret", "file", "path")
+
+
 def _credential_key(key: str) -> bool:
+    """A key whose value is the credential itself (not the name of a Secret or key holding it)."""
     folded = re.sub(r"[-_.]", "", key).lower()
-    return folded.endswith(CREDENTIAL_KEYS)
+    return folded.endswith(CREDENTIAL_KEYS) and not any(part in folded for part in REFERENCE_KEY_PARTS)
 
 
 @rule("secrets/inlined", E, "tokens, passwords or private keys inlined in a manifest or HelmRelease values")
