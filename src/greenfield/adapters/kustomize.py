@@ -21,14 +21,15 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from greenfield.adapters.command import Command
+from greenfield.adapters.command import Command, CommandResult
 from greenfield.core.engine import BuildOutput, BuildRequest, Problem
 from greenfield.errors import CommandError, InputError
 
@@ -246,13 +247,37 @@ class Kustomizer:
         self._line_cache: dict[Path, list[tuple[int, str, str]]] = {}
         self._hash_cache: dict[Path, str] = {}
         self.stats = {"builds": 0, "cached": 0}
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: dict[BuildRequest, Future[BuildOutput]] = {}
+        self._lock = threading.Lock()
 
     # -- public --------------------------------------------------------------------------------------
     def build_many(self, requests: Sequence[BuildRequest]) -> list[BuildOutput]:
-        if len(requests) <= 1 or self.workers == 1:
-            return [self.build(request) for request in requests]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(self.build, requests))
+        """Build in the shared pool; a request already built or in flight (another cluster) is reused."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kustomize")
+            futures = []
+            for request in requests:
+                future = self._futures.get(request)
+                if future is None:
+                    future = self._pool.submit(self.build, request)
+                    self._futures[request] = future
+                futures.append(future)
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+            self._futures.clear()
+
+    def __enter__(self) -> Kustomizer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def build(self, request: BuildRequest) -> BuildOutput:
         output = BuildOutput(request)
@@ -322,7 +347,7 @@ class Kustomizer:
                 self.stats["cached"] += 1
                 return output
         self.stats["builds"] += 1
-        self._run(output, folder, edited)
+        self._run(output, folder, edited, scanner.files | scanner.visited)
         if self.use_cache:
             self._store(key, output)
         return output
@@ -420,29 +445,63 @@ class Kustomizer:
             pass  # a cache that cannot be written is only slower
 
     # -- running kustomize -----------------------------------------------------------------------------
-    def _farm(self, root: Path, folder: Path, edited: dict[str, Any]) -> Path:
-        """Mirror `folder` and its ancestors under root with symlinks; write the edited kustomization."""
-        relative = folder.relative_to(self.repo)
-        current_real, current_farm = self.repo, root
-        for part in (*relative.parts, None):
-            for entry in current_real.iterdir():
-                if part is not None and entry.name == part:
-                    continue
-                if part is None and entry.name in KUSTOMIZATION_FILES:
-                    continue
-                (current_farm / entry.name).symlink_to(entry)
-            if part is None:
-                break
-            current_real, current_farm = current_real / part, current_farm / part
-            current_farm.mkdir()
-        (current_farm / "kustomization.yaml").write_text(
-            yaml.safe_dump(edited, sort_keys=False, width=1 << 30), encoding="utf-8")
-        return current_farm
+    def _farm(self, root: Path, folder: Path, edited: dict[str, Any], needed: set[Path] | None) -> Path:
+        """Mirror `folder` and its ancestors under root with symlinks; write the edited kustomization.
 
-    def _run(self, output: BuildOutput, folder: Path, edited: dict[str, Any]) -> None:
+        With `needed` (the files and folders the build reads), only the ancestors' entries leading to them
+        are linked (few symlinks: fast to create and delete); without it, every entry is.
+        """
+        parts = folder.relative_to(self.repo).parts
+        target = root.joinpath(*parts)
+        target.mkdir(parents=True, exist_ok=True)
+        links: dict[Path, Path] = {}
+        for entry in folder.iterdir():
+            if entry.name not in KUSTOMIZATION_FILES:
+                links[target / entry.name] = entry
+        if needed is None:
+            current_real, current_farm = self.repo, root
+            for part in parts:
+                for entry in current_real.iterdir():
+                    if entry.name != part:
+                        links[current_farm / entry.name] = entry
+                current_real, current_farm = current_real / part, current_farm / part
+        else:
+            for path in needed:
+                try:
+                    relative = path.relative_to(self.repo).parts
+                except ValueError:
+                    continue
+                depth = 0
+                while depth < len(parts) and depth < len(relative) and relative[depth] == parts[depth]:
+                    depth += 1
+                if depth >= len(relative) or depth == len(parts):
+                    continue  # an ancestor of the folder, or inside it (linked above)
+                links[root.joinpath(*relative[:depth + 1])] = self.repo.joinpath(*relative[:depth + 1])
+        for link, real in links.items():
+            link.symlink_to(real)
+        (target / "kustomization.yaml").write_text(
+            yaml.safe_dump(edited, sort_keys=False, width=1 << 30), encoding="utf-8")
+        return target
+
+    def _run(self, output: BuildOutput, folder: Path, edited: dict[str, Any], needed: set[Path]) -> None:
+        result = self._kustomize(output, folder, edited, needed)
+        if result is not None and result.returncode != 0 and any(
+                marker in result.stderr for marker in ("no such file", "not a directory", "does not exist",
+                                                       "unable to find")):
+            result = self._kustomize(output, folder, edited, None)  # the input scan missed a file: link all
+        if result is None:
+            return
+        if result.returncode != 0:
+            output.error = self._clean(result.stderr.strip() or result.stdout.strip())
+            output.problems.append(Problem("kustomize", output.error, output.request.path))
+            return
+        self._parse(output, result.stdout, folder)
+
+    def _kustomize(self, output: BuildOutput, folder: Path, edited: dict[str, Any], needed: set[Path] | None
+                   ) -> CommandResult | None:
         root = Path(tempfile.mkdtemp(prefix="greenfield-kustomize-"))
         try:
-            target = self._farm(root, folder, edited)
+            target = self._farm(root, folder, edited, needed)
             command = Command([str(self.kubectl), "kustomize", "--load-restrictor=LoadRestrictionsNone",
                                str(target)], timeout=120, allowed_exit_codes=frozenset({0, 1}))
             try:
@@ -450,17 +509,15 @@ class Kustomizer:
             except CommandError as error:
                 output.error = error.problem
                 output.problems.append(Problem("kustomize", output.error, output.request.path))
-                return
+                return None
             if result.returncode != 0:
-                output.error = self._clean(result.stderr.strip() or result.stdout.strip(), root)
-                output.problems.append(Problem("kustomize", output.error, output.request.path))
-                return
-            self._parse(output, result.stdout, folder)
+                result = CommandResult(result.argv, result.returncode, result.stdout,
+                                       result.stderr.replace(str(root) + "/", "").replace(str(root), "."))
+            return result
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
-    def _clean(self, message: str, root: Path) -> str:
-        message = message.replace(str(root) + "/", "").replace(str(root), ".")
+    def _clean(self, message: str) -> str:
         message = message.replace(str(self.repo) + "/", "")
         lines = [line for line in message.splitlines() if line.strip()]
         return lines[-1].removeprefix("error: ") if lines else "kustomize failed"

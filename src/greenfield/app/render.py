@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,8 +107,12 @@ class RenderResult:
 
 def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderOptions) -> RenderResult:
     started = time.perf_counter()
-    kustomizer = Kustomizer(repo, options.cache_dir, workers=options.workers, use_cache=options.use_cache)
     engine_options = EngineOptions(strict=options.strict, extra_sources=load_sources(options.substitute_from))
-    renders = {target.name: render_cluster(target.name, target.entry, kustomizer, engine_options)
-               for target in targets}
-    return RenderResult(renders, time.perf_counter() - started, kustomizer.stats["builds"], kustomizer.stats["cached"])
+    with Kustomizer(repo, options.cache_dir, workers=options.workers, use_cache=options.use_cache) as kustomizer:
+        # clusters walk concurrently: their builds share one pool of `workers` kustomize processes
+        with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+            futures = {target.name: pool.submit(render_cluster, target.name, target.entry, kustomizer,
+                                                engine_options) for target in targets}
+            renders = {name: future.result() for name, future in futures.items()}
+        stats = dict(kustomizer.stats)
+    return RenderResult(renders, time.perf_counter() - started, stats["builds"], stats["cached"])
