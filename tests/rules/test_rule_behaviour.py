@@ -229,3 +229,13 @@ def test_rules_never_raise_on_malformed_objects(garbage: object) -> None:
         context = make_context(renders, INVENTORY)
         run_rules(context, only=[i for i in ids if i.startswith(("graph/", "cluster/", "policy/", "secrets/",
                                                                    "flux/", "story/"))])
+
+
+def test_bootstrap_groups_of_the_bootstrap_definition_format() -> None:
+    definition = {
+        "crds": [{"helmrelease": "cert-manager/cert-manager", "groups": ["cert-manager.io", "acme.cert-manager.io"]},
+                 {"kustomization": "flux-system/gateway-api-crds", "groups": ["gateway.networking.k8s.io"]}],
+        "core": [{"helmrelease": "kube-system/cilium"}, {"kustomization": "flux-system/flux-instance"}],
+    }
+    assert bootstrap_groups([definition]) == {"cert-manager.io", "acme.cert-manager.io",
+                                              "gateway.networking.k8s.io", "cilium.io"}

@@ -74,10 +74,12 @@ DEFAULT_BOOTSTRAP_GROUPS = frozenset({*FLUX_GROUPS, "gateway.networking.k8s.io",
 
 
 def bootstrap_groups(documents: Iterable[Any]) -> set[str]:
-    """API groups of a bootstrap CRD list (`bootstrap/crds.yaml`), for `options["bootstrap_crd_groups"]`.
+    """API groups whose CRDs exist before Flux applies anything, for `options["bootstrap_crd_groups"]`.
 
-    Accepts CustomResourceDefinition documents (`spec.group`), `{groups: [...]}` mappings and lists of
-    `{group: ...}` entries, so the app layer can pass the parsed file whatever its exact shape.
+    Reads the parsed bootstrap definition (`bootstrap/crds.yaml` or `bootstrap/bootstrap.yaml`):
+    CustomResourceDefinition documents (`spec.group`), `groups:` lists (phase 0 entries such as
+    `{helmrelease: ns/name, groups: [...]}`), and phase-2 `core:` HelmReleases whose chart registers its
+    CRDs at runtime (e.g. Cilium's operator), looked up by release name in CRD_PROVIDERS.
     """
     groups: set[str] = set()
     for document in documents:
@@ -97,6 +99,9 @@ def bootstrap_groups(documents: Iterable[Any]) -> set[str]:
                     groups |= bootstrap_groups([item])
         if text(body.get("group")):
             groups.add(text(body.get("group")))
+        for item in as_list(body.get("core")):
+            release = text(dig(item, "helmrelease")).rsplit("/", 1)[-1]
+            groups |= {group for group, charts in CRD_PROVIDERS.items() if release and release in charts}
     return groups
 
 
