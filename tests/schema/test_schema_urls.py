@@ -58,7 +58,7 @@ def test_url_template_fetches_once_then_uses_the_disk_cache(server: tuple[str, l
         "/cilium.io/ciliumloadbalancerippool_v2.json", "/helm.toolkit.fluxcd.io/helmrelease_v2.json",
         "/cert-manager.io/clusterissuer_v1.json", "/operator.victoriametrics.com/vmauth_v1beta1.json",
         "/kustomize.toolkit.fluxcd.io/kustomization_v1.json"})
-    assert len(list((cache / "schemas").glob("*.json"))) == len(fetched)
+    assert len(list((cache / "http").glob("*.json"))) == len(fetched)
 
     def offline(url: str) -> bytes | None:
         raise AssertionError(f"fetched {url} although it is cached")
@@ -77,7 +77,7 @@ def test_missing_and_failing_urls_are_not_found(server: tuple[str, list[str]], t
 
     assert [(f.rule, f.message) for f in findings] == [(RULE_NOT_FOUND, "no schema for example.com/v1/Widget")]
     assert f"{base}/broken/example.com/widget_v1.json: HTTP 500" in findings[0].hint
-    assert not (tmp_path / "schemas").exists()  # nothing cached for misses
+    assert not (tmp_path / "http").exists()  # nothing cached for misses
 
 
 def test_unreachable_host_is_reported_not_raised(tmp_path: Path) -> None:

@@ -7,6 +7,12 @@ kind files reference it by URI) and each kind is compiled on first use. Loading 
 definitions takes ~20 ms, so no preprocessed form is cached on disk. Compiled validators are shared per
 process (module-level caches keyed by Kubernetes version and location), so validating both clusters
 compiles each schema once.
+
+Lookup order for an (apiVersion, kind): built-in kinds, then CRDs found in the cluster's rendered tree (what
+the cluster will really serve), then each configured location in order. A location is a directory laid out
+`<group>/<kind>_<version>.json` (the shared catalog), a path template, or an http(s) URL template in
+kubeconform's syntax; fetched documents are cached as `<cache_dir>/http/<sha256 of the URL>.json` and
+never fetched again (misses are not cached on disk).
 """
 
 from __future__ import annotations
@@ -313,7 +319,7 @@ class _Location:
         return _compile_crd_schema(normalize_crd_schema(document), base_uri, address, self.builtin)
 
     def _read_url(self, url: str) -> bytes | None:
-        cached = self.cache_dir / "schemas" / (hashlib.sha256(url.encode()).hexdigest()[:40] + ".json")
+        cached = self.cache_dir / "http" / (hashlib.sha256(url.encode()).hexdigest()[:40] + ".json")
         if cached.is_file():
             return cached.read_bytes()
         data = self.fetch(url)
