@@ -343,6 +343,8 @@ class Kustomizer:
             hit = self._load(key)
             if hit is not None:
                 output.documents, output.origins, output.error = hit
+                if output.error:
+                    output.problems.append(Problem("kustomize", output.error, request.path))
                 output.cached = True
                 self.stats["cached"] += 1
                 return output
