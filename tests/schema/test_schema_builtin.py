@@ -115,7 +115,7 @@ kind: Deployment
 metadata: {name: old}
 """))
     assert [(f.rule, f.message) for f in findings] == [(RULE_NOT_FOUND, "no schema for apps/v1beta1/Deployment")]
-    assert findings[0].hint.startswith("Deployment has a schema with `apiVersion: apps/v1`; use that, or add a schema")
+    assert findings[0].hint == "Deployment has a schema with `apiVersion: apps/v1`: use that (apps/v1beta1 is not served)"
 
 
 def test_a_kind_of_another_group_with_the_same_file_name_is_not_taken_for_a_builtin(

@@ -246,13 +246,16 @@ def _object_label(obj: RenderedObject) -> str:
 
 
 def _not_found(obj: RenderedObject, miss: SchemaMiss) -> Finding:
-    hint = ("add a schema location (a directory laid out <group>/<kind>_<version>.json or a URL template), "
-            "or render the CustomResourceDefinition in the tree")
     if miss.known_versions:
         versions = " or ".join(f"`apiVersion: {version}`" for version in miss.known_versions)
-        hint = f"{obj.kind} has a schema with {versions}; use that, or " + hint
-    if miss.problems:
-        hint += "; " + "; ".join(miss.problems)
+        hint = f"{obj.kind} has a schema with {versions}: use that ({obj.api_version} is not served)"
+    else:
+        hint = ("add a schema location (a directory laid out <group>/<kind>_<version>.json or a URL template), "
+                "or render the CustomResourceDefinition in the tree")
+        if miss.problems:
+            hint += "; " + "; ".join(miss.problems)
+        elif miss.tried:
+            hint += "; looked in: " + ", ".join(miss.tried)
     return Finding(rule=RULE_NOT_FOUND, severity=Severity.ERROR,
                    message=f"no schema for {obj.api_version}/{obj.kind}",
                    cluster=obj.cluster, kustomization=obj.kustomization, object=_object_label(obj),
