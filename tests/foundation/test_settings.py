@@ -10,7 +10,7 @@ import yaml
 
 from greenfield.app.inventory import load_inventory
 from greenfield.app.settings import plan_settings, render_text, write_settings
-from greenfield.core.settings import cluster_settings
+from greenfield.core.settings import cluster_settings, derived_settings
 
 
 @pytest.fixture()
@@ -41,7 +41,9 @@ def test_settings_carry_the_reference_values(repo_root: Path) -> None:
     assert infra["LB_POOL_START"] == "10.25.11.100" and apps["LB_POOL_STOP"] == "10.25.11.139"
     assert infra["API_HOST"] == "infra-k8s.example.com"
     assert infra["BGP_LOCAL_ASN"] == "64512" and apps["BGP_LOCAL_ASN"] == "64513"
-    assert set(infra) == set(apps), "every cluster defines the same variables"
+    derived_infra, derived_apps = derived_settings(inventory, "infra"), derived_settings(inventory, "apps")
+    assert set(derived_infra) == set(derived_apps), "every cluster derives the same variables"
+    assert set(derived_infra) <= set(infra) and set(derived_apps) <= set(apps)
     assert all(isinstance(v, str) for v in infra.values())
 
 
@@ -75,9 +77,9 @@ def test_an_inventory_edit_drifts_until_rerendered(repo: Path) -> None:
 
 def test_extra_settings_reach_only_their_cluster(repo: Path) -> None:
     path = repo / "platform.yaml"
-    text = path.read_text()
-    text = text.replace("    settings: {}\n\n  apps:", "    settings:\n      METRICS_TIER: full\n\n  apps:", 1)
-    path.write_text(text)
+    data = yaml.safe_load(path.read_text())
+    data["clusters"]["infra"].setdefault("settings", {})["METRICS_TIER"] = "full"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     inventory = load_inventory(path)
     assert cluster_settings(inventory, "infra")["METRICS_TIER"] == "full"
     assert "METRICS_TIER" not in cluster_settings(inventory, "apps")
@@ -87,7 +89,9 @@ def test_extra_settings_cannot_redefine_derived_ones(repo: Path) -> None:
     from greenfield.errors import InputError
 
     path = repo / "platform.yaml"
-    path.write_text(path.read_text().replace("  settings: {}\n\nclusters:", "  settings:\n    DOMAIN: x.org\n\nclusters:"))
+    data = yaml.safe_load(path.read_text())
+    data["platform"]["settings"] = {**(data["platform"].get("settings") or {}), "DOMAIN": "x.org"}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     inventory = load_inventory(path)
     with pytest.raises(InputError, match=r"platform\.settings\.DOMAIN: redefines"):
         render_text(inventory, "infra")
