@@ -127,6 +127,7 @@ kind: NetworkPolicy
 metadata: {name: lookalike}
 """))
     assert [f.rule for f in findings] == [RULE_NOT_FOUND]
+    assert findings[0].hint.startswith("add a schema location")  # no "use networking.k8s.io/v1" for a CRD
 
 
 def test_kubernetes_version_selection(tmp_path: Path) -> None:

@@ -464,7 +464,10 @@ class SchemaStore:
             tried.append(location.address(api_version, kind))
             if isinstance(result, str):
                 problems.append(result)
-        return SchemaMiss(tuple(tried), tuple(problems), self.builtin.known_versions(kind))
+        group = _split_api_version(api_version)[0]
+        builtin_group = "." not in group or group.endswith(".k8s.io")  # a CRD's kind may share a built-in name
+        known = self.builtin.known_versions(kind) if builtin_group else ()
+        return SchemaMiss(tuple(tried), tuple(problems), known)
 
 
 def build_schema_validator(kubernetes_version: str, crd_locations: list[str], cache_dir: Path,
