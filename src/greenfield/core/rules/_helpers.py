@@ -7,6 +7,7 @@ including objects that fail schema validation, and must never raise on them.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from greenfield.core.model import (
     KustomizationNode,
     NamespacedName,
     RenderedObject,
+    api_group,
 )
 
 SOURCE_GROUP = "source.toolkit.fluxcd.io"
@@ -98,6 +100,14 @@ def walk_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from walk_strings(item, f"{path}[{index}]")
+
+
+def flat_text(value: Any) -> str:
+    """The whole object as one string: a cheap pre-filter before walking it leaf by leaf."""
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return "\n".join(item for _, item in walk_strings(value))
 
 
 def walk_items(value: Any, path: str = "") -> Iterator[tuple[str, str, Any, dict[str, Any]]]:
@@ -209,8 +219,13 @@ def index_objects(render: ClusterRender) -> dict[tuple[str, str, str, str], list
     return index
 
 
+def group_of(obj: RenderedObject) -> str:
+    """The API group without building an ObjectId (hot path)."""
+    return api_group(obj.api_version)
+
+
 def by_kind(render: ClusterRender, kind: str, group: str | None = None) -> list[RenderedObject]:
-    return [o for o in render.objects if o.kind == kind and (group is None or o.id.group == group)]
+    return [o for o in render.objects if o.kind == kind and (group is None or group_of(o) == group)]
 
 
 def is_built(node: KustomizationNode) -> bool:
@@ -275,9 +290,11 @@ def _chart_from_url(url: str) -> str:
 
 def helm_releases(render: ClusterRender) -> list[HelmRelease]:
     """Every HelmRelease of the render with its chart name resolved as far as possible."""
-    sources = {(o.kind, o.namespace, o.name): o for o in render.objects if o.id.group == SOURCE_GROUP}
+    objects = render.objects
+    sources = {(o.kind, o.namespace, o.name): o for o in objects
+               if o.kind in ("OCIRepository", "HelmChart") and group_of(o) == SOURCE_GROUP}
     releases: list[HelmRelease] = []
-    for obj in render.objects:
+    for obj in objects:
         if not obj.is_kind(*HELM_RELEASE):
             continue
         key = NamespacedName(obj.namespace, obj.name)
@@ -307,7 +324,7 @@ def releases_of_chart(render: ClusterRender, *charts: str) -> list[HelmRelease]:
 
 def pod_template(obj: RenderedObject) -> dict[str, Any] | None:
     """The pod template (metadata + spec) of a workload, or None."""
-    if obj.id.group not in ("", "apps", "batch") or obj.kind not in WORKLOAD_KINDS:
+    if group_of(obj) not in ("", "apps", "batch") or obj.kind not in WORKLOAD_KINDS:
         return None
     if obj.kind == "Pod":
         return {"metadata": as_dict(obj.body.get("metadata")), "spec": obj.spec}

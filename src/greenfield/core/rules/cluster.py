@@ -23,7 +23,9 @@ from greenfield.core.rules._helpers import (
     by_kind,
     dig,
     finding,
+    flat_text,
     format_range,
+    group_of,
     ip,
     is_unresolved,
     labels_of,
@@ -122,11 +124,11 @@ def _requested_ips(obj: RenderedObject) -> Iterator[tuple[str, str]]:
         for value in annotations_of(obj.body).get(key, "").split(","):
             if value.strip():
                 yield f"annotation {key}", value.strip()
-    if obj.kind == "Service" and obj.id.group == "":
+    if obj.kind == "Service" and group_of(obj) == "":
         value = text(obj.spec.get("loadBalancerIP"))
         if value:
             yield "spec.loadBalancerIP", value
-    if obj.kind == "Gateway" and obj.id.group == "gateway.networking.k8s.io":
+    if obj.kind == "Gateway" and group_of(obj) == "gateway.networking.k8s.io":
         for index, address in enumerate(as_list(obj.spec.get("addresses"))):
             if text(dig(address, "type")) in ("", "IPAddress") and text(dig(address, "value")):
                 yield f"spec.addresses[{index}]", text(dig(address, "value"))
@@ -135,7 +137,7 @@ def _requested_ips(obj: RenderedObject) -> Iterator[tuple[str, str]]:
             for value in text(annotations.get(key)).split(","):
                 if value.strip():
                     yield f"spec.infrastructure.annotations {key}", value.strip()
-    if obj.kind == "HelmRelease" and obj.id.group == "helm.toolkit.fluxcd.io":
+    if obj.kind == "HelmRelease" and group_of(obj) == "helm.toolkit.fluxcd.io":
         for path, key, value, _ in walk_items(as_dict(obj.spec.get("values")), "spec.values"):
             if key == "loadBalancerIP" and text(value):
                 yield path, text(value)
@@ -172,7 +174,7 @@ def lb_ip(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
 # ---------------------------------------------------------------- CoreDNS
 
 def _is_coredns_service(obj: RenderedObject) -> bool:
-    return (obj.kind == "Service" and obj.id.group == "" and obj.namespace == "kube-system"
+    return (obj.kind == "Service" and group_of(obj) == "" and obj.namespace == "kube-system"
             and (obj.name in ("kube-dns", "coredns") or labels_of(obj.body).get("k8s-app") == "kube-dns"))
 
 
@@ -362,6 +364,9 @@ def foreign_value(render: ClusterRender, context: RuleContext) -> Iterator[Findi
     if pattern is None:
         return
     for obj in render.objects:
+        flat = flat_text(obj.body)
+        if not any(value in flat for value in foreign):
+            continue
         reported: set[str] = set()
         for path, value in walk_strings(obj.body):
             for match in pattern.finditer(value):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from greenfield.core.findings import Finding, Severity
 from greenfield.core.model import ClusterRender, RenderedObject
-from greenfield.core.rules._helpers import SOURCE_GROUP, as_dict, dig, finding, labels_of, text
+from greenfield.core.rules._helpers import SOURCE_GROUP, as_dict, dig, finding, group_of, labels_of, text
 from greenfield.core.rules.base import RuleContext, rule
 
 E = Severity.ERROR
@@ -20,7 +20,7 @@ def _gotk_components(render: ClusterRender) -> list[RenderedObject]:
     """Objects of a `flux install` / gotk-components.yaml in git: the controllers or the Flux CRDs."""
     found = []
     for obj in render.objects:
-        controller = obj.kind == "Deployment" and obj.id.group == "apps" and obj.name in FLUX_CONTROLLERS
+        controller = obj.kind == "Deployment" and group_of(obj) == "apps" and obj.name in FLUX_CONTROLLERS
         crd = obj.kind == "CustomResourceDefinition" and text(dig(obj.body, "spec", "group")) in FLUX_CRD_GROUPS \
             and labels_of(obj.body).get("app.kubernetes.io/part-of") == "flux"
         if controller or crd:
@@ -52,7 +52,7 @@ def duplicate_install(render: ClusterRender, context: RuleContext) -> Iterator[F
     name = text(sync.get("name")) or namespace
     kind = text(sync.get("kind")) or "GitRepository"
     for obj in render.objects:
-        source = obj.id.group == SOURCE_GROUP and obj.kind == kind
+        source = group_of(obj) == SOURCE_GROUP and obj.kind == kind
         root = obj.is_kind("kustomize.toolkit.fluxcd.io", "Kustomization")
         if (source or root) and obj.name == name and (obj.namespace or namespace) == namespace:
             yield finding("flux/duplicate-install", E, obj,

@@ -24,6 +24,7 @@ from greenfield.core.rules._helpers import (
     depends_on,
     dig,
     finding,
+    group_of,
     helm_releases,
     index_objects,
     is_built,
@@ -285,7 +286,7 @@ def _providers(render: ClusterRender, context: RuleContext) -> dict[str, dict[Na
     table = _providers_table(context)
     providers: dict[str, dict[NamespacedName | None, str]] = {}
     for obj in render.objects:
-        if obj.kind == "CustomResourceDefinition" and obj.id.group == "apiextensions.k8s.io":
+        if obj.kind == "CustomResourceDefinition" and group_of(obj) == "apiextensions.k8s.io":
             group = text(dig(obj.body, "spec", "group"))
             kind = text(dig(obj.body, "spec", "names", "kind"))
             providers.setdefault(f"{group}/{kind}", {})[parse_key(obj.kustomization)] = "crd"
@@ -303,7 +304,7 @@ def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     unbuilt = {key for key, node in render.kustomizations.items() if not is_built(node)}
     before_cache: dict[NamespacedName | None, set[NamespacedName]] = {}
     for obj in render.objects:
-        group = obj.id.group
+        group = group_of(obj)
         if group in BUILTIN_GROUPS or group in bootstrap or not obj.kind or "." not in group:
             continue
         where = parse_key(obj.kustomization)
@@ -436,7 +437,7 @@ def reference_missing(render: ClusterRender, context: RuleContext) -> Iterator[F
                                f"sourceRef {kind} {namespace}/{name} is not rendered on cluster {render.cluster}",
                                hint, render=render)
     for obj in render.objects:
-        group = obj.id.group
+        group = group_of(obj)
         if obj.kind == "HelmRelease" and group == "helm.toolkit.fluxcd.io":
             yield from _helm_release_refs(obj, index)
         elif obj.kind == "ExternalSecret" and group == "external-secrets.io":

@@ -26,6 +26,7 @@ from greenfield.core.rules._helpers import (
     containers,
     dig,
     finding,
+    group_of,
     helm_releases,
     is_unresolved,
     labels_of,
@@ -98,7 +99,7 @@ def _cilium_selects_namespace(selector: Any, namespace: str) -> bool:
 def policies(render: ClusterRender) -> list[Policy]:
     found: list[Policy] = []
     for obj in render.objects:
-        group = obj.id.group
+        group = group_of(obj)
         if obj.kind == "NetworkPolicy" and group == "networking.k8s.io":
             types = [text(t) for t in as_list(obj.spec.get("policyTypes"))]
             restricts = "Egress" in types or (not types and "egress" in obj.spec)
@@ -122,14 +123,14 @@ def policies(render: ClusterRender) -> list[Policy]:
 
 def _namespaces(render: ClusterRender) -> set[str]:
     names = {o.namespace for o in render.objects if o.namespace}
-    names |= {o.name for o in render.objects if o.kind == "Namespace" and o.id.group == ""}
+    names |= {o.name for o in render.objects if o.kind == "Namespace" and group_of(o) == ""}
     return names
 
 
 def _namespace_labels(render: ClusterRender, namespace: str) -> dict[str, str]:
     labels = {"kubernetes.io/metadata.name": namespace}
     for obj in render.objects:
-        if obj.kind == "Namespace" and obj.id.group == "" and obj.name == namespace:
+        if obj.kind == "Namespace" and group_of(obj) == "" and obj.name == namespace:
             labels.update(labels_of(obj.body))
     return labels
 
@@ -150,7 +151,7 @@ class DnsTarget:
 def coredns_target(render: ClusterRender) -> DnsTarget:
     """Where DNS really runs: the CoreDNS Deployment's pod labels, else the chart's, else kube-dns defaults."""
     for obj in render.objects:
-        if obj.kind == "Deployment" and obj.id.group == "apps" and obj.namespace == "kube-system":
+        if obj.kind == "Deployment" and group_of(obj) == "apps" and obj.namespace == "kube-system":
             template = pod_template(obj) or {}
             labels = labels_of(template)
             if "coredns" in obj.name or labels.get("k8s-app") == "kube-dns":
@@ -354,7 +355,7 @@ def egress_missing(render: ClusterRender, context: RuleContext) -> Iterator[Find
 @rule("policy/psa-label", E, "a Namespace has no (valid) pod-security.kubernetes.io/enforce label")
 def psa_label(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
-        if obj.kind != "Namespace" or obj.id.group != "":
+        if obj.kind != "Namespace" or group_of(obj) != "":
             continue
         value = labels_of(obj.body).get("pod-security.kubernetes.io/enforce")
         if value is None:
@@ -430,7 +431,7 @@ def _pod_creators(render: ClusterRender) -> set[str]:
     """Namespaces where pods may come from something not rendered here (HelmReleases, operators)."""
     namespaces = {release.release_namespace for release in helm_releases(render)}
     for obj in render.objects:
-        group = obj.id.group
+        group = group_of(obj)
         if group in BUILTIN_GROUPS or group in POD_NEUTRAL_GROUPS or not obj.namespace:
             continue
         if obj.kind in ("ServiceMonitor", "PodMonitor", "PrometheusRule", "VMServiceScrape", "VMPodScrape",
@@ -449,7 +450,7 @@ def service_selector(render: ClusterRender, context: RuleContext) -> Iterator[Fi
             templates.setdefault(obj.namespace, []).append((obj, labels_of(template)))
     external = _pod_creators(render)
     for obj in render.objects:
-        if obj.kind != "Service" or obj.id.group != "":
+        if obj.kind != "Service" or group_of(obj) != "":
             continue
         selector = {str(k): text(v) for k, v in as_dict(obj.spec.get("selector")).items()}
         if not selector or any(is_unresolved(v) for v in selector.values()):

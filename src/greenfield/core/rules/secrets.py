@@ -10,6 +10,8 @@ from greenfield.core.model import ClusterRender, RenderedObject
 from greenfield.core.rules._helpers import (
     as_dict,
     finding,
+    flat_text,
+    group_of,
     helm_releases,
     is_encrypted,
     is_unresolved,
@@ -27,7 +29,7 @@ TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a GitHub token", re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})")),
     ("a GitLab token", re.compile(r"(?<![A-Za-z0-9_])glpat-[A-Za-z0-9_-]{20,}")),
     ("a Slack token", re.compile(r"(?<![A-Za-z0-9_])xox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a Cloudflare/API bearer token", re.compile(r"(?i)authorization:\s*bearer\s+[A-Za-z0-9._~+/-]{20,}")),
+    ("a Cloudflare/API bearer token", re.compile(r"(?i:authorization:\s*bearer\s+)[A-Za-z0-9._~+/-]{20,}")),
 )
 
 # keys (lower-cased, without - and _) whose literal string value is a credential
@@ -36,6 +38,10 @@ CREDENTIAL_KEYS = ("password", "passwd", "passphrase", "token", "apikey", "acces
 # values that are references or placeholders, not credentials
 REFERENCE = re.compile(r"^(?:\$\{.*\}|\$\(.*\)|\{\{.*\}\}|[A-Z][A-Z0-9_]*|/.*|env:.*|file:.*|secret:.*|"
                        r"op://.*|vault:.*|__(?:file|env)\{.*\}|ref\+.*|<.*>|true|false|null|none|)$", re.S)
+
+ANY_TOKEN = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in TOKEN_PATTERNS))
+PREFILTER = ("PRIVATE KEY-----", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-",
+             "xox", "earer", "EARER")  # plain substrings: much cheaper than a regex over every object
 
 EXTERNAL_SECRETS_KINDS = ("ExternalSecret", "ClusterExternalSecret", "SecretStore", "ClusterSecretStore")
 
@@ -51,7 +57,7 @@ def is_sops_encrypted(obj: RenderedObject) -> bool:
 @rule("secrets/plaintext", E, "a Secret with data/stringData is committed unencrypted")
 def plaintext(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
-        if obj.kind != "Secret" or obj.id.group != "":
+        if obj.kind != "Secret" or group_of(obj) != "":
             continue
         keys = sorted({*as_dict(obj.body.get("data")), *as_dict(obj.body.get("stringData"))})
         if not keys or is_sops_encrypted(obj):
@@ -73,7 +79,7 @@ def _credential_key(key: str) -> bool:
 @rule("secrets/inlined", E, "tokens, passwords or private keys inlined in a manifest or HelmRelease values")
 def inlined(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
-        if obj.kind == "Secret" and obj.id.group == "" and is_sops_encrypted(obj):
+        if obj.kind == "Secret" and group_of(obj) == "" and is_sops_encrypted(obj):
             continue
         yield from _token_findings(obj)
     for release in helm_releases(render):
@@ -90,8 +96,13 @@ def inlined(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
 
 
 def _token_findings(obj: RenderedObject) -> Iterator[Finding]:
+    flat = flat_text(obj.body)
+    if not any(marker in flat for marker in PREFILTER):
+        return
     reported: set[str] = set()
     for path, value in walk_strings(obj.body):
+        if len(value) < 16 or not ANY_TOKEN.search(value):
+            continue
         for what, pattern in TOKEN_PATTERNS:
             if what in reported or not pattern.search(value):
                 continue
@@ -103,7 +114,7 @@ def _token_findings(obj: RenderedObject) -> Iterator[Finding]:
 @rule("secrets/api-version", E, "External Secrets objects not on external-secrets.io/v1")
 def api_version(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
-        if obj.kind in EXTERNAL_SECRETS_KINDS and obj.id.group == "external-secrets.io" and \
+        if obj.kind in EXTERNAL_SECRETS_KINDS and group_of(obj) == "external-secrets.io" and \
                 obj.api_version != "external-secrets.io/v1":
             yield finding("secrets/api-version", E, obj,
                           f"{obj.kind} {obj.name} uses {obj.api_version}, removed from current External Secrets",

@@ -20,6 +20,7 @@ from greenfield.core.rules._helpers import (
     as_list,
     dig,
     finding,
+    group_of,
     helm_releases,
     is_unresolved,
     labels_of,
@@ -47,7 +48,7 @@ def _cert_manager_crds_enabled(release: HelmRelease) -> bool:
 
 @rule("story/crd-single-owner", E, "cert-manager CRDs are provided by exactly one owner (story 6)")
 def crd_single_owner(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
-    uses = [o for o in render.objects if o.id.group in CERT_MANAGER_GROUPS]
+    uses = [o for o in render.objects if group_of(o) in CERT_MANAGER_GROUPS]
     releases = releases_of_chart(render, "cert-manager")
     if not uses and not releases:
         return
@@ -205,7 +206,7 @@ def _empty_datasource_uids(document: Any, path: str = "") -> Iterator[str]:
 @rule("story/grafana-dashboard", E, "dashboard ConfigMaps hold valid JSON whose Grafana variables survived substitution")
 def grafana_dashboard(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
-        if obj.kind != "ConfigMap" or obj.id.group != "":
+        if obj.kind != "ConfigMap" or group_of(obj) != "":
             continue
         labelled = "grafana_dashboard" in labels_of(obj.body)
         for key, value in as_dict(obj.body.get("data")).items():
@@ -269,7 +270,7 @@ def spire_flag(render: ClusterRender, context: RuleContext) -> Iterator[Finding]
             yield node_finding("story/spire-flag", E, node, f"Kustomization {node.key} is rendered with SPIRE off",
                                hint, render=render)
     for obj in render.objects:
-        spire = obj.id.group == "spire.spiffe.io" or (obj.kind == "Namespace" and obj.name == "spire") or \
+        spire = group_of(obj) == "spire.spiffe.io" or (obj.kind == "Namespace" and obj.name == "spire") or \
             (obj.namespace == "spire" and obj.kind != "Namespace")
         if spire and parse_key(obj.kustomization) not in {NamespacedName("flux-system", "spire")}:
             yield finding("story/spire-flag", E, obj, f"{obj.id} is rendered with SPIRE off", hint)
