@@ -255,8 +255,4 @@ def build_board(catalog: Catalog, present: dict[str, bool], findings: list[Findi
         shown = [i for i in ids if i in by_id]
         blocking = [i for i in shown if by_id[i].status is not Status.PASS]
         gates.append(SprintGate(number, title, start, end, shown, bool(shown) and not blocking, blocking))
-    board_notes = list(notes)
-    for prefix in sorted({r for g in catalog.gates.values() for r in g.rules}):
-        if not any(rule_selected(prefix, r) for r in known):
-            board_notes.append(f"shared gate rules {prefix}* : no rule registered yet (not evaluated)")
-    return Board(statuses, gates, schedule, board_notes)
+    return Board(statuses, gates, schedule, list(notes))
