@@ -1,0 +1,89 @@
+"""helm (built from its Go module) through `Command`: template, install/upgrade, read back a release."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from greenfield.adapters.command import Command
+from greenfield.errors import CommandError
+
+STRIP_CRDS = """#!{python}
+# helm post-renderer: phase 2 installs no CRDs (phase 0 owns them until Flux takes over).
+import sys
+import yaml
+docs = [d for d in yaml.safe_load_all(sys.stdin) if d and d.get("kind") != "CustomResourceDefinition"]
+sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False))
+"""
+
+
+@dataclass(frozen=True)
+class Helm:
+    binary: str
+    kubeconfig: Path | None = None
+    context: str | None = None
+    timeout: float = 600.0
+
+    def _argv(self, *args: str) -> list[str]:
+        argv = [self.binary, *args]
+        if self.kubeconfig is not None:
+            argv += ["--kubeconfig", str(self.kubeconfig)]
+        if self.context:
+            argv += ["--kube-context", self.context]
+        return argv
+
+    def _env(self, home: Path) -> dict[str, str]:
+        # a private helm home: no user repositories or registry logins leak into bootstrap
+        return {"HELM_CACHE_HOME": str(home / "cache"), "HELM_CONFIG_HOME": str(home / "config"),
+                "HELM_DATA_HOME": str(home / "data")}
+
+    def template(self, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
+                 *, include_crds: bool, home: Path) -> list[dict[str, Any]]:
+        with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:
+            values_file = Path(scratch) / "values.yaml"
+            values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
+            argv = [self.binary, "template", release, chart, "--namespace", namespace, "--values", str(values_file)]
+            argv += ["--version", version] if version and not Path(chart).exists() else []
+            argv += ["--include-crds"] if include_crds else ["--skip-crds"]
+            output = Command(argv, env=self._env(home), timeout=self.timeout).run().stdout
+        return [doc for doc in yaml.safe_load_all(output) if isinstance(doc, dict)]
+
+    def upgrade_install(self, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
+                        *, home: Path, wait: bool) -> None:
+        with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:
+            folder = Path(scratch)
+            values_file = folder / "values.yaml"
+            values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
+            renderer = folder / "strip-crds"
+            renderer.write_text(STRIP_CRDS.format(python=sys.executable), encoding="utf-8")
+            renderer.chmod(0o755)
+            argv = self._argv("upgrade", "--install", release, chart, "--namespace", namespace, "--create-namespace",
+                              "--values", str(values_file), "--skip-crds", "--post-renderer", str(renderer),
+                              "--history-max", "3")
+            argv += ["--version", version] if version and not Path(chart).exists() else []
+            argv += ["--wait", "--timeout", "10m"] if wait else []
+            Command(argv, env=self._env(home), timeout=self.timeout + 60).run()
+
+    def release(self, release: str, namespace: str, *, home: Path) -> dict[str, Any] | None:
+        """The deployed release (chart, version, values) or None when not installed."""
+        argv = self._argv("list", "--namespace", namespace, "--filter", f"^{release}$", "--output", "json")
+        listing = json.loads(Command(argv, env=self._env(home), timeout=120).run().stdout or "[]")
+        if not listing:
+            return None
+        entry = listing[0]
+        try:
+            values_argv = self._argv("get", "values", release, "--namespace", namespace, "--output", "json")
+            values = json.loads(Command(values_argv, env=self._env(home), timeout=120).run().stdout or "{}")
+        except CommandError:
+            values = None
+        return {"chart": entry.get("chart", ""), "status": entry.get("status", ""), "values": values or {}}
+
+    def uninstall(self, release: str, namespace: str, *, home: Path) -> None:
+        Command(self._argv("uninstall", release, "--namespace", namespace, "--ignore-not-found"),
+                env=self._env(home), timeout=300).run()

@@ -1,0 +1,559 @@
+"""`greenfield cluster create`: bare nodes (or the local control plane) to Flux reconciling from git.
+
+Every phase is idempotent: it compares what the cluster has with what git wants and only acts on a
+difference, so a second run reports "unchanged" phase by phase and a run killed anywhere converges
+when re-run (or resumed with --from PHASE).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from greenfield.adapters import yamlio
+from greenfield.adapters.command import Command
+from greenfield.adapters.gotools import GoTools
+from greenfield.adapters.helm import Helm
+from greenfield.adapters.kubeapi import KubeApi
+from greenfield.app.inventory import load_inventory
+from greenfield.app.local import cluster_specs, default_control_plane, ensure_control_plane_tools
+from greenfield.app.plan import write_evidence
+from greenfield.app.standin_charts import build_standin, chart_version
+from greenfield.app.validate import ValidateOptions, validate_repository
+from greenfield.core.bootstrap import (
+    PHASE_STORY,
+    PHASES,
+    Definitions,
+    PhasePlan,
+    PlanError,
+    TargetKind,
+    build_plan,
+    parse_definitions,
+    reconcile_order,
+    resolve_kustomization,
+    resolve_release,
+)
+from greenfield.core.crds import BUILTIN_GROUPS, CrdKind, check_crd_bundle, crd_from_schemas, crd_groups, custom_kinds
+from greenfield.core.findings import Severity
+from greenfield.core.inventory import Inventory
+from greenfield.core.model import ClusterRender, RenderedObject
+from greenfield.errors import ClusterError, InputError
+
+DEFINITIONS = "bootstrap/bootstrap.yaml"
+SPEC_HASH = "greenfield.io/spec-hash"
+Progress = Callable[[str, str], None]  # (phase, message)
+CrdSource = Literal["schemas", "charts"]
+
+
+@dataclass
+class CreateOptions:
+    target: TargetKind = "local"
+    dry_run: bool = False
+    from_phase: str | None = None
+    crd_source: CrdSource | None = None  # default: schemas on the local target, charts on Talos
+    chart_dir: Path | None = None  # local charts (<name>-<version>/ or .tgz); local target: stand-ins
+    schema_dirs: list[Path] = field(default_factory=list)
+    skip_validate: bool = False
+    timeout_s: float = 300.0
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    story: str
+    status: str  # done | unchanged | skipped | planned | failed
+    detail: str = ""
+    seconds: float = 0.0
+    changes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"phase": self.name, "story": self.story, "status": self.status, "detail": self.detail,
+                "seconds": round(self.seconds, 2), "changes": self.changes}
+
+
+@dataclass
+class CreateReport:
+    cluster: str
+    target: str
+    phases: list[PhaseResult]
+    plan: list[PhasePlan] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # server-side dry-run rejections
+
+    @property
+    def ok(self) -> bool:
+        return all(p.status != "failed" for p in self.phases)
+
+    @property
+    def changed(self) -> bool:
+        return any(p.status == "done" for p in self.phases)
+
+
+def load_definitions(repo: Path) -> Definitions:
+    data = yamlio.load_file(repo / DEFINITIONS, DEFINITIONS)
+    definitions, problems = parse_definitions(data)
+    if definitions is None:
+        raise InputError("invalid bootstrap definitions: " + "; ".join(problems), path=DEFINITIONS)
+    return definitions
+
+
+def schema_dirs(options: CreateOptions) -> list[Path]:
+    if options.schema_dirs:
+        return options.schema_dirs
+    configured = os.environ.get("GREENFIELD_SCHEMAS")
+    return [Path(configured)] if configured else []
+
+
+def _catalog_files(dirs: list[Path], group: str, kind: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for folder in dirs:
+        for path in sorted((folder / group).glob(f"{kind.lower()}_*.json")):
+            found.setdefault(path.stem.split("_", 1)[1], json.loads(path.read_text(encoding="utf-8")))
+    return found
+
+
+def _spec_hash(obj: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(obj.get("spec"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def crd_bundle_from_schemas(render: ClusterRender, dirs: list[Path], definitions: Definitions
+                            ) -> tuple[list[dict[str, Any]], list[str]]:
+    """CRDs for every custom kind the cluster's desired state uses (the bootstrap groups included)."""
+    kinds = custom_kinds((obj.body for obj in render.objects), BUILTIN_GROUPS)
+    missing: list[str] = []
+    bundle: list[dict[str, Any]] = []
+    for kind in sorted(kinds, key=lambda k: (k.group, k.kind)):
+        schemas = _catalog_files(dirs, kind.group, kind.kind)
+        if not schemas:
+            missing.append(f"{kind.group}/{kind.kind}")
+            continue
+        crd = crd_from_schemas(kind.group, kind.kind, schemas)
+        crd["metadata"].setdefault("annotations", {})[SPEC_HASH] = _spec_hash(crd)
+        bundle.append(crd)
+    wanted = {group for ref in definitions.crds for group in ref.groups}
+    covered = {kind.group for kind in kinds}
+    missing += [f"{group}/* (no custom resource of it is rendered)" for group in sorted(wanted - covered)]
+    return bundle, missing
+
+
+def _dump(objects: list[dict[str, Any]]) -> str:
+    return "".join("---\n" + yaml.safe_dump(obj, sort_keys=False) for obj in objects)
+
+
+def _clean(obj: dict[str, Any]) -> dict[str, Any]:
+    """What we send: no status (the API server owns it)."""
+    return {key: value for key, value in obj.items() if key != "status"}
+
+
+def _diff(api: KubeApi, manifests: str) -> bool:
+    """True when applying would change the cluster (kubectl diff --server-side exits 1)."""
+    command = api.command(["diff", "--server-side", "--field-manager=greenfield", "--force-conflicts", "-f", "-"],
+                          input=manifests, allowed_exit_codes=frozenset({0, 1}), timeout=600)
+    return command.run().returncode == 1
+
+
+def _dry_run_rejections(api: KubeApi, objects: list[dict[str, Any]]) -> list[str]:
+    """Server-side dry-run of every object; the API server's rejections, one line each."""
+    command = api.command(["apply", "--server-side", "--dry-run=server", "--field-manager=greenfield",
+                           "--force-conflicts", "-f", "-"], input=_dump(objects),
+                          allowed_exit_codes=frozenset({0, 1}), timeout=900)
+    result = command.run()
+    return [line.strip() for line in result.stderr.splitlines() if line.strip().startswith("Error")]
+
+
+class Bootstrap:
+    def __init__(self, repo: Path, cluster: str, options: CreateOptions, progress: Progress | None = None) -> None:
+        self.repo = repo.resolve()
+        self.cluster = cluster
+        self.options = options
+        self.progress = progress or (lambda _phase, _message: None)
+        self.inventory: Inventory = load_inventory(self.repo / "platform.yaml", "platform.yaml")
+        if cluster not in self.inventory.enabled_clusters():
+            raise InputError(f"unknown or disabled cluster {cluster!r}", path="platform.yaml",
+                             hint="one of: " + ", ".join(self.inventory.enabled_clusters()))
+        self.definitions = load_definitions(self.repo)
+        self.state_dir = self.repo / ".greenfield" / "bootstrap"
+        self.helm_home = self.repo / ".greenfield" / "helm"
+        self.tools = GoTools()
+        self.crd_source: CrdSource = options.crd_source or ("schemas" if options.target == "local" else "charts")
+        self._render: ClusterRender | None = None
+        self._api: KubeApi | None = None
+
+    # --- shared state ------------------------------------------------------------------------------
+    def render(self) -> ClusterRender:
+        if self._render is None:
+            report = validate_repository(self.repo, [self.cluster], ValidateOptions(schema=False, only_rules=["build"]))
+            self._render = report.renders[self.cluster]
+        return self._render
+
+    def api(self) -> KubeApi:
+        if self._api is None:
+            if self.options.target == "local":
+                self._api = default_control_plane(self.repo).api(self.cluster, timeout=self.options.timeout_s)
+            else:
+                kubeconfig = self.repo / "talos" / "generated" / self.cluster / "kubeconfig"
+                self._api = KubeApi(kubeconfig, None, timeout=self.options.timeout_s)
+        return self._api
+
+    def target_description(self) -> str:
+        if self.options.target == "local":
+            state = default_control_plane(self.repo).load_state(self.cluster)
+            return f"local control plane {state.server if state else '(not running)'}"
+        nodes = ", ".join(str(n.ip) for n in self.inventory.clusters[self.cluster].nodes)
+        return f"talos nodes {nodes}"
+
+    def _state_file(self) -> Path:
+        return self.state_dir / f"{self.cluster}-{self.options.target}.json"
+
+    def _record(self, phase: str) -> None:
+        path = self._state_file()
+        data = json.loads(path.read_text()) if path.exists() else {"completed": []}
+        if phase not in data["completed"]:
+            data["completed"].append(phase)
+        data["updated"] = dt.datetime.now(dt.UTC).isoformat()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    def completed(self) -> list[str]:
+        path = self._state_file()
+        return list(json.loads(path.read_text()).get("completed", [])) if path.exists() else []
+
+    # --- plan ----------------------------------------------------------------------------------------
+    def crd_counts(self) -> dict[str, int]:
+        if self.crd_source == "schemas":
+            bundle, _ = crd_bundle_from_schemas(self.render(), schema_dirs(self.options), self.definitions)
+            return dict(crd_groups(bundle))
+        counts: dict[str, int] = {}
+        dirs = schema_dirs(self.options)
+        for ref in self.definitions.crds:
+            for group in ref.groups:
+                kinds = {p.stem.split("_", 1)[0] for d in dirs for p in (d / group).glob("*.json")}
+                counts[group] = len(kinds)
+        return counts
+
+    def plan(self) -> list[PhasePlan]:
+        try:
+            return build_plan(self.inventory, self.cluster, self.render(), self.definitions, self.options.target,
+                              self.crd_counts(), self.crd_source)
+        except PlanError as error:
+            raise InputError(str(error), path=DEFINITIONS, hint="bootstrap names GitOps objects of this cluster") from error
+
+    # --- phases --------------------------------------------------------------------------------------
+    def phase_preflight(self) -> PhaseResult:
+        result = PhaseResult("preflight", PHASE_STORY["preflight"], "done")
+        needed = ["helm"] + (["etcd", "kube-apiserver", "kube-controller-manager"] if self.options.target == "local"
+                             else ["talosctl"])
+        self.progress("preflight", "tools: " + ", ".join(needed))
+        self.tools.ensure(needed, lambda name, status: self.progress(
+            "preflight", f"building {name} (first use)" if status is None else f"{name} ready"))
+        if not self.options.skip_validate:
+            self.progress("preflight", f"greenfield validate --cluster {self.cluster}")
+            report = validate_repository(self.repo, [self.cluster])
+            self._render = report.renders[self.cluster]
+            errors = [f for f in report.findings if f.severity == Severity.ERROR]
+            if errors:
+                first = errors[0]
+                raise InputError(f"{len(errors)} validation error(s); first: {first.rule} {first.message}",
+                                 path=first.file or self.cluster,
+                                 hint=f"run `greenfield validate --cluster {self.cluster}` (or --skip-validate)")
+        if self.options.target == "talos":
+            for node in self.inventory.clusters[self.cluster].nodes:
+                try:
+                    with socket.create_connection((str(node.ip), 50000), timeout=5):
+                        pass
+                except OSError as error:
+                    raise ClusterError(f"node {node.name} ({node.ip}) is not reachable on the Talos API: {error}",
+                                       path="platform.yaml", hint="boot the node from the Talos image first") from error
+        result.detail = "tools present, inventory valid" + ("" if self.options.skip_validate else ", validation clean")
+        result.status = "unchanged"
+        return result
+
+    def phase_talos(self) -> PhaseResult:
+        result = PhaseResult("talos", PHASE_STORY["talos"], "unchanged")
+        if self.options.target == "local":
+            plane = default_control_plane(self.repo)
+            ensure_control_plane_tools(plane.tools)
+            steps: list[str] = []
+            plane.up(cluster_specs(self.inventory, [self.cluster]), on_step=lambda _c, step: steps.append(step))
+            if steps != ["already running"]:
+                result.status, result.changes = "done", [f"started {', '.join(steps)}"]
+            result.detail = "local control plane " + ("started" if result.status == "done" else "already running")
+            return result
+        return self._talos_apply(result)
+
+    def _talos_apply(self, result: PhaseResult) -> PhaseResult:
+        from greenfield.app.talos import generate
+
+        talosctl = str(self.tools.binary("talosctl"))
+        from greenfield.adapters.age import default_key_file
+
+        output = generate(self.repo, self.inventory, self.cluster, talosctl=talosctl, key_file=default_key_file(),
+                          progress=lambda message: self.progress("talos", message))
+        talosconfig = str(output.talosconfig)
+        nodes = self.inventory.clusters[self.cluster].nodes
+        first = nodes[0]
+        healthy = Command([talosctl, "--talosconfig", talosconfig, "--nodes", str(first.ip), "--endpoints",
+                           str(first.ip), "etcd", "status"], timeout=30, allowed_exit_codes=frozenset({0, 1})).run()
+        if healthy.returncode == 0 and healthy.stdout.count("\n") > len(nodes) // 2:
+            result.detail = "etcd healthy with quorum: apply-config and bootstrap skipped"
+            return result
+        for node in nodes:
+            self.progress("talos", f"apply-config {node.name}")
+            Command([talosctl, "apply-config", "--insecure", "--nodes", str(node.ip), "--file",
+                     str(output.configs[node.name])], timeout=120).run()
+            result.changes.append(f"applied config to {node.name}")
+        self.progress("talos", f"bootstrap etcd on {first.name}")
+        Command([talosctl, "--talosconfig", talosconfig, "--nodes", str(first.ip), "--endpoints", str(first.ip),
+                 "bootstrap"], timeout=120).run()
+        result.status, result.detail = "done", f"etcd bootstrapped on {first.name}"
+        return result
+
+    def phase_api(self) -> PhaseResult:
+        result = PhaseResult("api", PHASE_STORY["api"], "unchanged")
+        if self.options.target == "talos":
+            talosconfig = self.repo / "talos" / "generated" / self.cluster / "talosconfig"
+            first = self.inventory.clusters[self.cluster].nodes[0]
+            kubeconfig = self.repo / "talos" / "generated" / self.cluster / "kubeconfig"
+            Command([str(self.tools.binary("talosctl")), "--talosconfig", str(talosconfig), "--nodes", str(first.ip),
+                     "--endpoints", str(first.ip), "kubeconfig", str(kubeconfig), "--force"], timeout=120).run()
+        deadline = time.monotonic() + self.options.timeout_s
+        while True:
+            try:
+                if self.api().raw("/readyz").strip() == "ok":
+                    break
+            except ClusterError:
+                pass
+            if time.monotonic() > deadline:
+                raise ClusterError("the API server did not become ready", path=self.cluster,
+                                   hint="check the control-plane logs (greenfield local status)")
+            time.sleep(1)
+        version = self.api().server_version().get("gitVersion", "?")
+        result.detail = f"API ready ({version}), kubeconfig {self.api().kubeconfig}"
+        return result
+
+    def crd_bundle(self) -> list[dict[str, Any]]:
+        if self.crd_source == "schemas":
+            bundle, missing = crd_bundle_from_schemas(self.render(), schema_dirs(self.options), self.definitions)
+            real_missing = [m for m in missing if "no custom resource" not in m]
+            if real_missing:
+                raise InputError("no schema in the catalog for " + ", ".join(real_missing),
+                                 path=", ".join(str(d) for d in schema_dirs(self.options)) or "GREENFIELD_SCHEMAS",
+                                 hint="point GREENFIELD_SCHEMAS at the CRD schema catalog")
+            return bundle
+        bundle = []
+        for ref in self.definitions.crds:
+            if not ref.helmrelease:
+                continue  # a Kustomization-owned bundle (Gateway API from git): applied by its owner's source
+            release = resolve_release(self.render(), ref)
+            chart = self._chart(release.chart, release.version, release.source_url)
+            documents = self._helm().template(release.release_name, chart, release.version, release.namespace,
+                                              release.values, include_crds=True, home=self.helm_home)
+            for crd in (d for d in documents if d.get("kind") == "CustomResourceDefinition"):
+                crd.setdefault("metadata", {}).setdefault("annotations", {})[SPEC_HASH] = _spec_hash(crd)
+                bundle.append(crd)
+        return bundle
+
+    def phase_crds(self) -> PhaseResult:
+        result = PhaseResult("crds", PHASE_STORY["crds"], "unchanged")
+        bundle = self.crd_bundle()
+        problems = check_crd_bundle(bundle)
+        if problems:
+            raise InputError("; ".join(f"{p.object}: {p.problem}" for p in problems), path="phase 0",
+                             hint="phase 0 holds each CRD once and nothing else")
+        existing = {item["metadata"]["name"]: item for item in self.api().get("crd").get("items", [])}
+        changed = [crd for crd in bundle if (existing.get(crd["metadata"]["name"], {}).get("metadata", {})
+                                             .get("annotations", {}) or {}).get(SPEC_HASH) !=
+                   crd["metadata"]["annotations"][SPEC_HASH]]
+        if changed:
+            self.progress("crds", f"server-side apply {len(changed)} of {len(bundle)} CRDs")
+            self.api().apply(_dump(changed), server_side=True, force_conflicts=True)
+            result.status, result.changes = "done", [f"applied {crd['metadata']['name']}" for crd in changed]
+        if bundle:
+            self.api().run(["wait", "--for=condition=Established", "--timeout=120s",
+                            *(f"crd/{crd['metadata']['name']}" for crd in bundle)], timeout=180)
+        groups = crd_groups(bundle)
+        result.detail = (f"{len(bundle)} CRDs Established ({self.crd_source}) in {len(groups)} groups: "
+                         + ", ".join(f"{g}={n}" for g, n in sorted(groups.items())))
+        return result
+
+    def _helm(self) -> Helm:
+        api = self.api()
+        return Helm(str(self.tools.binary("helm")), api.kubeconfig, api.context)
+
+    def _chart(self, chart: str, version: str, source_url: str) -> str:
+        folder = self.options.chart_dir
+        if folder is None and self.options.target == "local":
+            folder = self.repo / ".greenfield" / "stand-in-charts"
+            build_standin(folder, chart, version)
+        if folder is not None:
+            for candidate in (folder / f"{chart}-{chart_version(version)}", folder / f"{chart}-{chart_version(version)}.tgz",
+                              folder / chart):
+                if candidate.exists():
+                    return str(candidate)
+            raise InputError(f"chart {chart} {version} not found", path=str(folder),
+                             hint=f"add {chart}-{chart_version(version)}/ or .tgz")
+        if source_url.startswith("oci://"):
+            return source_url if source_url.rstrip("/").endswith("/" + chart) else f"{source_url.rstrip('/')}/{chart}"
+        return f"{source_url.rstrip('/')}/{chart}-{chart_version(version)}.tgz"
+
+    def phase_core(self) -> PhaseResult:
+        result = PhaseResult("core", PHASE_STORY["core"], "unchanged")
+        helm = self._helm()
+        installed = []
+        for ref in self.definitions.core:
+            if ref.helmrelease:
+                release = resolve_release(self.render(), ref)
+                current = helm.release(release.release_name, release.namespace, home=self.helm_home)
+                wanted_chart = f"{release.chart}-{chart_version(release.version)}"
+                if (current and current["chart"] == wanted_chart and current["values"] == release.values
+                        and current["status"] == "deployed"):
+                    installed.append(f"{release.release_name}={release.version} (unchanged)")
+                    continue
+                self.progress("core", f"helm upgrade --install {release.release_name} {release.version}")
+                chart = self._chart(release.chart, release.version, release.source_url)
+                # with no CRDs in this phase: phase 0 put them in place, the post-renderer drops any the chart templates
+                helm.upgrade_install(release.release_name, chart, release.version, release.namespace, release.values,
+                                     home=self.helm_home, wait=self.options.target == "talos")
+                result.status = "done"
+                result.changes.append(f"installed {release.release_name} {release.version}")
+                installed.append(f"{release.release_name}={release.version}")
+            else:
+                node = resolve_kustomization(self.render(), ref)
+                changed = self._apply_objects("core", [obj.body for obj in node.objects])
+                if changed:
+                    result.status = "done"
+                    result.changes.append(f"applied {ref}")
+                installed.append(f"{ref} ({len(node.objects)} objects)")
+        result.detail = "; ".join(installed)
+        return result
+
+    def _apply_objects(self, phase: str, objects: list[dict[str, Any]]) -> bool:
+        namespaces = sorted({str((o.get("metadata") or {}).get("namespace")) for o in objects
+                             if (o.get("metadata") or {}).get("namespace")})
+        for namespace in namespaces:
+            if not self.api().exists("namespace", namespace):
+                self.api().apply(_dump([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}]),
+                                 server_side=True)
+        manifests = _dump([_clean(o) for o in objects])
+        if not objects or not _diff(self.api(), manifests):
+            return False
+        self.progress(phase, f"server-side apply {len(objects)} objects")
+        self.api().apply(manifests, server_side=True, force_conflicts=True)
+        return True
+
+    def sync_objects(self) -> list[RenderedObject]:
+        path = self.definitions.sync_path(self.cluster)
+        return [obj for node in self.render().kustomizations.values() if node.parent is None
+                for obj in node.objects if obj.file.startswith(path)]
+
+    def phase_sync(self) -> PhaseResult:
+        result = PhaseResult("sync", PHASE_STORY["sync"], "unchanged")
+        objects = self.sync_objects()
+        if not objects:
+            raise InputError("no flux-system sync objects rendered", path=self.definitions.sync_path(self.cluster),
+                             hint="the cluster entry needs flux-system/ with the GitRepository and Kustomization")
+        if self._apply_objects("sync", [o.body for o in objects]):
+            result.status, result.changes = "done", [str(o.id) for o in objects]
+        result.detail = "Flux sync applied: " + ", ".join(str(o.id) for o in objects)
+        return result
+
+    def phase_reconcile(self) -> tuple[PhaseResult, list[str]]:
+        result = PhaseResult("reconcile", PHASE_STORY["reconcile"], "unchanged")
+        order = reconcile_order(self.render())
+        objects = [_clean(obj.body) for node in order for obj in node.objects]
+        namespaces = [o for o in objects if o.get("kind") == "Namespace"]
+        rest = [o for o in objects if o.get("kind") != "Namespace"]
+        if namespaces and self._apply_objects("reconcile", namespaces):
+            result.status = "done"
+            result.changes.append(f"{len(namespaces)} namespaces")
+        self.progress("reconcile", f"server-side dry-run of {len(rest)} objects")
+        rejected = _dry_run_rejections(self.api(), rest)
+        if rejected:
+            result.status, result.detail = "failed", f"{len(rejected)} object(s) rejected by the API server"
+            return result, rejected
+        if self._apply_objects("reconcile", rest):
+            result.status = "done"
+            result.changes.append(f"{len(rest)} objects of {len(order)} Kustomizations")
+        result.detail = f"{len(objects)} objects of {len(order)} Kustomizations accepted and applied"
+        return result, []
+
+    # --- run -----------------------------------------------------------------------------------------
+    def phases(self) -> list[str]:
+        names = [p for p in PHASES if p != "reconcile" or self.options.target == "local"]
+        if self.options.from_phase:
+            if self.options.from_phase not in names:
+                raise InputError(f"unknown phase {self.options.from_phase!r}", path="--from",
+                                 hint="one of: " + ", ".join(names))
+            start = names.index(self.options.from_phase)
+            earlier = [p for p in names[:start] if p != "preflight"]
+            missing = [p for p in earlier if p not in self.completed()]
+            if missing:
+                raise InputError(f"cannot resume at {self.options.from_phase}: {', '.join(missing)} never completed",
+                                 path=str(self._state_file().relative_to(self.repo)),
+                                 hint="run without --from; completed phases are detected and skipped")
+            names = names[start:]
+        return names
+
+    def run(self) -> CreateReport:
+        report = CreateReport(self.cluster, self.options.target, [])
+        if self.options.dry_run:
+            report.plan = self.plan()
+            report.phases = [PhaseResult(p.name, p.story, "planned", f"{len(p.actions)} actions") for p in report.plan]
+            return report
+        handlers: dict[str, Callable[[], PhaseResult]] = {
+            "preflight": self.phase_preflight, "talos": self.phase_talos, "api": self.phase_api,
+            "crds": self.phase_crds, "core": self.phase_core, "sync": self.phase_sync}
+        for name in self.phases():
+            started = time.monotonic()
+            self.progress(name, "start")
+            try:
+                if name == "reconcile":
+                    result, report.rejected = self.phase_reconcile()
+                else:
+                    result = handlers[name]()
+            except (InputError, ClusterError) as error:
+                result = PhaseResult(name, PHASE_STORY[name], "failed", error.render())
+            except Exception as error:  # a failure names the phase; the cause stays attached for --debug
+                result = PhaseResult(name, PHASE_STORY[name], "failed", f"{type(error).__name__}: {error}")
+            result.seconds = time.monotonic() - started
+            report.phases.append(result)
+            self.progress(name, result.status)
+            if result.status == "failed":
+                break
+            self._record(name)
+        self.write_evidence(report)
+        return report
+
+    def write_evidence(self, report: CreateReport) -> None:
+        target = self.target_description()
+        by_story: dict[str, list[dict[str, str]]] = {}
+        for phase in report.phases:
+            result = "fail" if phase.status == "failed" else "pass"
+            by_story.setdefault(phase.story, []).append(
+                {"name": f"phase {phase.name}", "result": result, "detail": f"{phase.status}: {phase.detail}"[:500]})
+        if self.options.target == "local" and "STORY-BOOT-TALOS" in by_story:
+            by_story["STORY-BOOT-TALOS"].append({"name": "Talos nodes configured and etcd bootstrapped",
+                                                 "result": "skipped",
+                                                 "detail": "the local control plane has no Talos nodes"})
+        for rejection in report.rejected[:50]:
+            by_story.setdefault("STORY-BOOT-CORE", []).append(
+                {"name": "server-side dry-run", "result": "fail", "detail": rejection[:500]})
+        for story, checks in by_story.items():
+            write_evidence(self.repo, story, self.cluster, target, checks)
+
+
+def create_cluster(repo: Path, cluster: str, options: CreateOptions, progress: Progress | None = None) -> CreateReport:
+    return Bootstrap(repo, cluster, options, progress).run()
+
+
+def crd_kinds(render: ClusterRender) -> list[CrdKind]:
+    return sorted(custom_kinds((obj.body for obj in render.objects), BUILTIN_GROUPS), key=lambda k: (k.group, k.kind))
