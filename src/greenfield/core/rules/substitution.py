@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from greenfield.core import substitution as subst
 from greenfield.core.findings import Finding, Severity
-from greenfield.core.model import ClusterRender
+from greenfield.core.model import FLUX_KUSTOMIZATION, ClusterRender
 from greenfield.core.rules.base import RuleContext, rule
 from greenfield.core.rules.build import _notes
 
@@ -70,8 +70,8 @@ def not_substituted(render: ClusterRender, context: RuleContext) -> Iterator[Fin
         if node.substitutions or not node.built:
             continue
         for obj in node.objects:
-            if subst.is_disabled(obj.body):
-                continue
+            if subst.is_disabled(obj.body) or obj.is_kind(*FLUX_KUSTOMIZATION):
+                continue  # a child Kustomization's spec is substituted when the child is built
             names: set[str] = set()
             for _, value in subst.walk_strings(obj.body):
                 if "${" in value:
