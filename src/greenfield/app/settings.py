@@ -8,7 +8,13 @@ from pathlib import Path
 
 from greenfield.adapters import yamlio
 from greenfield.core.inventory import Inventory
-from greenfield.core.settings import GENERATED_HEADER, SettingsConflict, settings_configmap
+from greenfield.core.settings import (
+    GENERATED_HEADER,
+    SPIRE_INCLUDE,
+    SettingsConflict,
+    settings_configmap,
+    sync_include_entry,
+)
 from greenfield.errors import InputError
 
 SETTINGS_FILE = "cluster-settings.yaml"
@@ -46,12 +52,41 @@ def render_text(inventory: Inventory, cluster: str) -> str:
     return GENERATED_HEADER + schema + yamlio.dump_documents([document])
 
 
+def include_path(repo: Path, cluster: str) -> Path:
+    return repo / "kubernetes" / "clusters" / cluster / "infrastructure" / "kustomization.yaml"
+
+
 def plan_settings(repo: Path, inventory: Inventory) -> list[SettingsFile]:
     files = []
     for cluster in inventory.enabled_clusters():
         path = settings_path(repo, cluster)
         current = path.read_text(encoding="utf-8") if path.exists() else None
         files.append(SettingsFile(cluster, path, render_text(inventory, cluster), current))
+    files.extend(_feature_includes(repo, inventory))
+    return files
+
+
+def _feature_includes(repo: Path, inventory: Inventory) -> list[SettingsFile]:
+    """The SPIRE switch: its area is listed by the cluster includes exactly when `features.spire` is on.
+
+    Only for repositories that have the area and the include files; an include that already agrees is
+    not reported.
+    """
+    if not (repo / "kubernetes" / "infrastructure" / "spire").is_dir():
+        return []
+    files = []
+    for cluster in inventory.enabled_clusters():
+        path = include_path(repo, cluster)
+        if not path.is_file():
+            continue
+        current = path.read_text(encoding="utf-8")
+        try:
+            expected = sync_include_entry(current, SPIRE_INCLUDE, inventory.platform.features.spire)
+        except ValueError as error:
+            raise InputError(f"{error}", path=str(path.relative_to(repo)),
+                             hint="list the cluster's areas under resources:") from error
+        if expected != current:
+            files.append(SettingsFile(cluster, path, expected, current))
     return files
 
 

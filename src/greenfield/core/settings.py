@@ -101,3 +101,30 @@ def settings_configmap(inventory: Inventory, name: str) -> dict[str, Any]:
         },
         "data": cluster_settings(inventory, name),
     }
+
+
+# Feature switches that are include lines, not variables: with the feature off nothing of it may be rendered,
+# so `settings render` keeps the line in each cluster's infrastructure include in step with the flag.
+SPIRE_INCLUDE = "../../../infrastructure/spire"
+
+
+def sync_include_entry(text: str, entry: str, present: bool) -> str:
+    """Add `entry` to (sorted among the `  - ` resource lines) or remove it from a kustomization.yaml text.
+
+    Every other line, comment and the order of existing entries stay as they are.
+    """
+    item = f"  - {entry}"
+    lines = text.splitlines(keepends=True)
+    stripped = [line.rstrip("\r\n") for line in lines]
+    if present == (item in stripped):
+        return text
+    if not present:
+        return "".join(line for line, bare in zip(lines, stripped, strict=True) if bare != item)
+    entries = [i for i, bare in enumerate(stripped) if bare.startswith("  - ")]
+    if not entries:
+        raise ValueError("no resource entries to insert next to")
+    if not text.endswith("\n"):
+        lines[-1] += "\n"
+    position = next((i for i in entries if stripped[i] > item), entries[-1] + 1)
+    lines.insert(position, item + "\n")
+    return "".join(lines)
