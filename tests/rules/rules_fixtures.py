@@ -32,6 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "rules"
 ROOT = NamespacedName("flux-system", "flux-system")
 DEFAULT_CLUSTER = "infra"
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _key(value: str) -> NamespacedName:
@@ -48,7 +49,7 @@ def _documents(text: str) -> list[tuple[int, Any]]:
     ends = [m.start() for m in re.finditer(r"^---[ \t]*\n", text, flags=re.M)] + [len(text)]
     for start, end in zip(starts, ends, strict=False):
         chunk = text[start:end]
-        body = yaml.safe_load(chunk) if chunk.strip() else None
+        body = yaml.load(chunk, Loader=LOADER) if chunk.strip() else None
         if body is not None:
             found.append((text.count("\n", 0, start) + 1, body))
     return found

@@ -200,7 +200,7 @@ def test_spire_flag_on_allows_spire() -> None:
     assert rule_findings("story/spire-flag", text, options={"spire_enabled": True}) == []
 
 
-GARBAGE = [None, "text", 7, [], [1, "x"], {"": None}]
+GARBAGE = [None, "text", [1, "x"], {"": None}]
 
 
 def _mangle(value: object, garbage: object) -> object:
@@ -239,3 +239,32 @@ def test_bootstrap_groups_of_the_bootstrap_definition_format() -> None:
     }
     assert bootstrap_groups([definition]) == {"cert-manager.io", "acme.cert-manager.io",
                                               "gateway.networking.k8s.io", "cilium.io"}
+
+
+def test_crd_order_guesses_providers_of_unknown_groups_from_chart_names() -> None:
+    text = """
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: kyverno, namespace: flux-system}
+spec: {path: ./k, sourceRef: {kind: GitRepository, name: flux-system}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: policies, namespace: flux-system}
+spec: {DEPENDS path: ./p, sourceRef: {kind: GitRepository, name: flux-system}}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: kyverno, namespace: kyverno, annotations: {test/ks: kyverno}}
+spec: {chart: {spec: {chart: kyverno, version: 3.5.0, sourceRef: {kind: HelmRepository, name: kyverno}}}}
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: require-labels, annotations: {test/ks: policies}}
+spec: {rules: []}
+"""
+    ordered = text.replace("DEPENDS", "dependsOn: [{name: kyverno}],")
+    assert rule_findings("graph/crd-order", ordered) == []
+    unordered = [f.message for f in rule_findings("graph/crd-order", text.replace("DEPENDS", ""))]
+    assert len(unordered) == 1 and "flux-system/kyverno" in unordered[0]

@@ -290,9 +290,16 @@ def _providers(render: ClusterRender, context: RuleContext) -> dict[str, dict[Na
             group = text(dig(obj.body, "spec", "group"))
             kind = text(dig(obj.body, "spec", "names", "kind"))
             providers.setdefault(f"{group}/{kind}", {})[parse_key(obj.kustomization)] = "crd"
+    groups_used = {group_of(o) for o in render.objects} - BUILTIN_GROUPS
     for release in helm_releases(render):
         for group, charts in table.items():
             if release.chart in charts:
+                providers.setdefault(group, {}).setdefault(parse_key(release.kustomization), f"helm:{release.chart}")
+        stem = release.chart
+        for suffix in ("-operator", "-crds", "-controller", "-crd"):
+            stem = stem.removesuffix(suffix)
+        for group in groups_used - set(table):
+            if stem and stem in group.split("."):  # e.g. chart kyverno for kyverno.io (foreign repositories)
                 providers.setdefault(group, {}).setdefault(parse_key(release.kustomization), f"helm:{release.chart}")
     return providers
 
