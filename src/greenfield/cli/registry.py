@@ -14,8 +14,9 @@ def register(app: typer.Typer) -> None:
     from greenfield.cli import validate
 
     validate.register(app)  # engine: offline Flux validation
-    from greenfield.cli import report, schedule, stories
+    from greenfield.cli import commits, report, schedule, stories
 
     stories.register(app)  # plan: the live story board
     schedule.register(app)  # plan: scheduler and seed checks
     report.register(app)  # plan: the self-contained HTML report
+    commits.register(app)  # plan: story IDs on commits (lint-commits)
