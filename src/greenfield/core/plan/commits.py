@@ -56,9 +56,9 @@ def lint_commits(catalog: Catalog, commits: list[Commit]) -> list[CommitProblem]
             stories = owners(catalog, path)
             if stories and not named.intersection(stories):
                 missing.setdefault(tuple(stories), []).append(path)
-        for stories, files in missing.items():
-            choice = stories[0] if len(stories) == 1 else "one of " + ", ".join(stories)
+        for owning, touched in missing.items():
+            choice = owning[0] if len(owning) == 1 else "one of " + ", ".join(owning)
             problems.append(CommitProblem(commit.sha, commit.subject, "error",
-                                          f"touches {len(files)} file(s) of {choice} without naming it",
-                                          tuple(files), stories))
+                                          f"touches {len(touched)} file(s) of {choice} without naming it",
+                                          tuple(touched), owning))
     return problems
