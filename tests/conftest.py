@@ -23,3 +23,32 @@ def crd_schema_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"CRD schema catalog not found at {path} (set GREENFIELD_SCHEMAS)")
     return path.resolve()
+
+
+# --- upstream tools and the local control plane (integration tests) ----------------------------------------
+@pytest.fixture(scope="session")
+def upstream_tools():  # type: ignore[no-untyped-def]
+    """The pinned tools module; `upstream_tools.ensure([...])` builds what is missing (Go build cache)."""
+    from greenfield.adapters.command import which
+    from greenfield.adapters.gotools import GoTools
+
+    tools = GoTools(REPO_ROOT / "tools")
+    if which("go") is None and not Path("/usr/local/go/bin/go").is_file():
+        pytest.skip("the Go toolchain is not installed: the upstream tools cannot be built on this machine")
+    return tools
+
+
+@pytest.fixture(scope="session")
+def local_control_plane(upstream_tools, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """One local cluster `itest` (etcd + kube-apiserver + kube-controller-manager on 127.0.0.1) for the
+    session; tools are built on first use. Yields the LocalControlPlane; `.api("itest")` is its client."""
+    from greenfield.adapters.gotools import CONTROL_PLANE_TOOLS
+    from greenfield.adapters.local_cluster import ClusterSpec, LocalControlPlane
+
+    upstream_tools.ensure(list(CONTROL_PLANE_TOOLS))
+    plane = LocalControlPlane(tmp_path_factory.mktemp("local-control-plane"), upstream_tools)
+    plane.up([ClusterSpec("itest", service_cidr="10.96.0.0/16")])
+    try:
+        yield plane
+    finally:
+        plane.down(wipe=True)

@@ -57,9 +57,12 @@ class KubeApi:
                                "(greenfield local status)") from error
 
     def get(self, kind: str, name: str | None = None, *, namespace: str | None = None,
-            all_namespaces: bool = False, selector: str | None = None) -> dict[str, Any]:
-        """One object, or a List of them, as parsed JSON."""
+            all_namespaces: bool = False, selector: str | None = None,
+            managed_fields: bool = False) -> dict[str, Any]:
+        """One object, or a List of them, as parsed JSON (managedFields only when asked)."""
         args = ["get", kind] + ([name] if name else [])
+        if managed_fields:
+            args.append("--show-managed-fields")
         args += self._namespace(namespace, all_namespaces)
         if selector:
             args.append(f"--selector={selector}")

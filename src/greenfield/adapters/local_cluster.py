@@ -204,8 +204,9 @@ class LocalControlPlane:
         marker = str(self.cluster_dir(spec.name))
         if previous is not None:
             alive = [p for p in previous.processes if owns(p, marker)]
-            if alive and len(alive) == len(previous.processes) and self._ready(previous):
+            if alive and len(alive) == len(previous.processes) == len(CONTROL_PLANE_TOOLS):
                 on_step(spec.name, "already running")
+                self._wait_ready(previous, time.monotonic() + timeout_s)
                 return previous
             self._stop(previous)  # half-running: start clean
         folder = self.cluster_dir(spec.name)
@@ -311,9 +312,6 @@ class LocalControlPlane:
             return False, str(error)
         return response.status == 200, body.strip().splitlines()[-1] if body.strip() else str(response.status)
 
-    def _ready(self, state: ClusterState) -> bool:
-        return self._probe(state)[0]
-
     def _check_alive(self, state: ClusterState) -> None:
         marker = str(self.cluster_dir(state.name))
         for record in state.processes:
@@ -372,8 +370,9 @@ class LocalControlPlane:
         entries = []
         for name in self.known_clusters():
             state = self.load_state(name)
-            if state is not None:
-                entries.append((name, state.server, Pki(self.cluster_dir(name) / "pki"), "admin"))
+            pki = Pki(self.cluster_dir(name) / "pki")
+            if state is not None and pki.complete(("admin",)):
+                entries.append((name, state.server, pki, "admin"))
         if entries:
             self._write_private(self.kubeconfig, self._kubeconfig_doc(entries))
         else:
