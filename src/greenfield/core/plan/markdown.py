@@ -27,7 +27,9 @@ def sprint_title(catalog: Catalog, story_ids: list[str]) -> str:
         return "Empty"
     names = [catalog.phases[p].replace(" Manifests", "") for p in phases]
     label = "Phase" if len(phases) == 1 else "Phases"
-    numbers = str(phases[0]) if len(phases) == 1 else f"{phases[0]}-{phases[-1]}"
+    contiguous = phases == list(range(phases[0], phases[-1] + 1))
+    numbers = (str(phases[0]) if len(phases) == 1 else f"{phases[0]}-{phases[-1]}" if contiguous
+               else ", ".join(str(p) for p in phases))
     suffix = " Manifests" if all(catalog.by_id[s].kind is Kind.MANIFEST for s in story_ids) else ""
     return f"{' & '.join(names[:3])}{' & …' if len(names) > 3 else ''}{suffix} ({label} {numbers})"
 

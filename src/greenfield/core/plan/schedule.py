@@ -319,7 +319,14 @@ def plan_schedule(catalog: Catalog, strategy: Strategy, calendar: CalendarSpec,
             tail[i] = sum(catalog.by_id[m].estimate for m in groups[i]) + max((rest(j) for j in after), default=0.0)
         return tail[i]
 
-    order = sorted(range(len(groups)), key=lambda i: (-rest(i), min(catalog.by_id[m].number for m in groups[i])))
+    def first_number(i: int) -> int:
+        return min(catalog.by_id[m].number for m in groups[i])
+
+    if strategy is Strategy.MANIFESTS_FIRST:
+        # the phase barrier makes every manifest story equally urgent: follow the plan's sequence (story numbers)
+        order = sorted(range(len(groups)), key=first_number)
+    else:  # longest remaining chain of estimates first (classic list scheduling), then the plan's sequence
+        order = sorted(range(len(groups)), key=lambda i: (-rest(i), first_number(i)))
     assignment: dict[str, int] = {}
     planned: list[PlannedSprint] = []
     notes: list[str] = []
