@@ -103,3 +103,17 @@ def test_unreachable_api_stops_early() -> None:
     target = Target("talos", nodes=0, flux_controllers=False, api_reachable=False, api_detail="connection refused")
     results = platform_checks("infra", target, nodes=[], crds=[], live={}, desired=[])
     assert [(r.status, r.reason) for r in results] == [(Status.FAIL, "connection refused")]
+
+
+def test_chart_created_workloads_apply_when_their_release_is_desired() -> None:
+    release = {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+               "metadata": {"name": "cilium", "namespace": "kube-system"}, "spec": {}}
+    results = layer_checks("infra", LOCAL, [Layer.NETWORKING], index_objects([release]), [release])
+    operator = next(r for r in results if r.check == "Deployment kube-system/cilium-operator")
+    assert operator.status == Status.NOT_APPLICABLE and "kube-system/cilium chart" in operator.reason
+    results = layer_checks("infra", ON_NODES, [Layer.NETWORKING], index_objects([release]), [release])
+    operator = next(r for r in results if r.check == "Deployment kube-system/cilium-operator")
+    assert operator.status == Status.MISSING  # on real nodes the chart's Deployment must exist
+    results = layer_checks("apps", ON_NODES, [Layer.NETWORKING], {}, [])
+    operator = next(r for r in results if r.check == "Deployment kube-system/cilium-operator")
+    assert operator.status == Status.NOT_APPLICABLE

@@ -154,6 +154,17 @@ def _clean(obj: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in obj.items() if key != "status"}
 
 
+FLUX_NAME_LABEL = "kustomize.toolkit.fluxcd.io/name"
+FLUX_NAMESPACE_LABEL = "kustomize.toolkit.fluxcd.io/namespace"
+
+
+def _flux_labelled(obj: dict[str, Any], namespace: str, name: str) -> dict[str, Any]:
+    """The labels kustomize-controller puts on what it applies (snapshots select on them)."""
+    metadata = dict(obj.get("metadata") or {})
+    metadata["labels"] = {**(metadata.get("labels") or {}), FLUX_NAME_LABEL: name, FLUX_NAMESPACE_LABEL: namespace}
+    return {**obj, "metadata": metadata}
+
+
 def _diff(api: KubeApi, manifests: str) -> bool:
     """True when applying would change the cluster (kubectl diff --server-side exits 1)."""
     command = api.command(["diff", "--server-side", "--field-manager=greenfield", "--force-conflicts", "-f", "-"],
@@ -469,7 +480,8 @@ class Bootstrap:
     def phase_reconcile(self) -> tuple[PhaseResult, list[str]]:
         result = PhaseResult("reconcile", PHASE_STORY["reconcile"], "unchanged")
         order = reconcile_order(self.render())
-        objects = [_clean(obj.body) for node in order for obj in node.objects]
+        objects = [_flux_labelled(_clean(obj.body), node.key.namespace, node.key.name)
+                   for node in order for obj in node.objects]
         namespaces = [o for o in objects if o.get("kind") == "Namespace"]
         rest = [o for o in objects if o.get("kind") != "Namespace"]
         if namespaces and self._apply_objects("reconcile", namespaces):

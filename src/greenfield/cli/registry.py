@@ -20,3 +20,6 @@ def register(app: typer.Typer) -> None:
     schedule.register(app)  # plan: scheduler and seed checks
     report.register(app)  # plan: the self-contained HTML report
     commits.register(app)  # plan: story IDs on commits (lint-commits)
+    from greenfield.cli import cluster
+
+    cluster.register(app)  # bootstrap, health, destroy, reproduce, talos

@@ -39,14 +39,17 @@ class ObjectCheck:
     namespace: str = ""  # "" = cluster-scoped or any namespace when name is "*"
     name: str = "*"  # "*" = every object of the kind in the desired state
     needs_nodes: bool = False  # pods must run: not applicable on a control plane without nodes
+    release: str = ""  # "namespace/name" of the HelmRelease whose chart creates the subject
 
     def title(self) -> str:
         where = f"{self.namespace}/{self.name}" if self.namespace else self.name
         return f"{self.kind} {where}"
 
 
-def _w(layer: Layer, story: str, kind: str, namespace: str, name: str) -> ObjectCheck:
-    return ObjectCheck(layer, story, "apps", kind, namespace, name, needs_nodes=True)
+def _w(layer: Layer, story: str, kind: str, namespace: str, name: str, release: str = "") -> ObjectCheck:
+    """A workload a chart creates: applies when its HelmRelease is part of the desired state."""
+    return ObjectCheck(layer, story, "apps", kind, namespace, name, needs_nodes=True,
+                       release=release or f"{namespace}/{name}")
 
 
 N, S, D, A, M = (Layer.NETWORKING, Layer.STORAGE_OBSERVABILITY, Layer.DATABASES_SECURITY, Layer.APPS,
@@ -55,7 +58,7 @@ N, S, D, A, M = (Layer.NETWORKING, Layer.STORAGE_OBSERVABILITY, Layer.DATABASES_
 CHECKS: tuple[ObjectCheck, ...] = (
     # networking (stories 1-13)
     _w(N, "STORY-NET-CILIUM-CORE-GITOPS", "DaemonSet", "kube-system", "cilium"),
-    _w(N, "STORY-NET-CILIUM-CORE-GITOPS", "Deployment", "kube-system", "cilium-operator"),
+    _w(N, "STORY-NET-CILIUM-CORE-GITOPS", "Deployment", "kube-system", "cilium-operator", "kube-system/cilium"),
     ObjectCheck(N, "STORY-NET-CILIUM-CORE-GITOPS", "helm.toolkit.fluxcd.io", "HelmRelease", "kube-system", "cilium"),
     ObjectCheck(N, "STORY-NET-CILIUM-IPAM", "cilium.io", "CiliumLoadBalancerIPPool"),
     ObjectCheck(N, "STORY-NET-CILIUM-GATEWAY", "gateway.networking.k8s.io", "GatewayClass", "", "cilium"),
@@ -69,7 +72,7 @@ CHECKS: tuple[ObjectCheck, ...] = (
     ObjectCheck(N, "STORY-NET-CILIUM-BGP", "cilium.io", "CiliumBGPClusterConfig"),
     ObjectCheck(N, "STORY-NET-CILIUM-BGP", "cilium.io", "CiliumBGPPeerConfig"),
     _w(N, "STORY-NET-SPEGEL-REGISTRY-MIRROR", "DaemonSet", "kube-system", "spegel"),
-    _w(N, "STORY-NET-CILIUM-CLUSTERMESH", "Deployment", "kube-system", "clustermesh-apiserver"),
+    _w(N, "STORY-NET-CILIUM-CLUSTERMESH", "Deployment", "kube-system", "clustermesh-apiserver", "kube-system/cilium"),
     ObjectCheck(N, "STORY-NET-CLUSTERMESH-DNS", "externaldns.k8s.io", "DNSEndpoint"),
     # storage and observability (14-22)
     ObjectCheck(S, "STORY-STO-OPENEBS-BASE", "helm.toolkit.fluxcd.io", "HelmRelease", "openebs-system"),
@@ -79,7 +82,7 @@ CHECKS: tuple[ObjectCheck, ...] = (
     ObjectCheck(S, "STORY-OBS-VM-STACK", "operator.victoriametrics.com", "VMCluster"),
     ObjectCheck(S, "STORY-OBS-VM-STACK", "operator.victoriametrics.com", "VMAgent"),
     ObjectCheck(S, "STORY-OBS-VICTORIA-LOGS", "helm.toolkit.fluxcd.io", "HelmRelease", "observability"),
-    ObjectCheck(S, "STORY-OBS-FLUENT-BIT", "apps", "DaemonSet", "observability", "fluent-bit", needs_nodes=True),
+    _w(S, "STORY-OBS-FLUENT-BIT", "DaemonSet", "observability", "fluent-bit"),
     # databases and security (23-28)
     ObjectCheck(D, "STORY-DB-CNPG-OPERATOR", "helm.toolkit.fluxcd.io", "HelmRelease", "cnpg-system"),
     ObjectCheck(D, "STORY-DB-CNPG-SHARED-CLUSTER", "postgresql.cnpg.io", "Cluster", needs_nodes=True),

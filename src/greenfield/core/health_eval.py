@@ -17,6 +17,8 @@ from greenfield.core.health import (
 from greenfield.core.health_catalog import LAYER_STORY, Layer, checks_for, matches
 from greenfield.core.model import ObjectId
 
+PASSIVE_KINDS = frozenset({"Namespace", "CustomResourceDefinition", "ConfigMap", "ServiceAccount", "Role",
+                           "RoleBinding", "ClusterRole", "ClusterRoleBinding", "ResourceQuota", "LimitRange"})
 LiveIndex = Mapping[ObjectId, dict[str, Any]]
 FLUX_RECONCILED_KINDS = {"Kustomization", "HelmRelease", "GitRepository", "OCIRepository", "HelmRepository",
                          "HelmChart", "Bucket", "FluxInstance"}
@@ -54,11 +56,10 @@ def _judge(obj: dict[str, Any], target: Target, needs_nodes: bool) -> Verdict:
         return Verdict(Status.NOT_APPLICABLE, "exists; no Flux controllers reconcile on this target")
     if needs_nodes and target.nodes == 0:
         return _no_nodes("exists; readiness needs running pods")
-    verdict = object_verdict(obj)
-    if target.nodes == 0 and verdict.status == Status.PENDING and not flux_kind:
-        # an operator-reconciled resource: its operator cannot run without nodes
-        return _no_nodes("exists; its operator writes the status")
-    return verdict
+    if target.nodes == 0 and oid.kind not in PASSIVE_KINDS:
+        # whatever acts on it (an operator, the CNI) cannot run: existence is all that can be shown
+        return _no_nodes("exists; the controller acting on it needs running pods")
+    return object_verdict(obj)
 
 
 def platform_checks(cluster: str, target: Target, nodes: list[dict[str, Any]], crds: list[dict[str, Any]],
@@ -104,14 +105,22 @@ def layer_checks(cluster: str, target: Target, layers: list[Layer] | None, live:
     wanted = [ObjectId.of(body) for body in desired]
     for check in checks_for(layers):
         subjects = [oid for oid in wanted if matches(check, oid.group, oid.kind, oid.namespace, oid.name)]
+        if not subjects and check.release and check.name != "*":
+            release_namespace, release_name = check.release.split("/")
+            if ObjectId("helm.toolkit.fluxcd.io", "HelmRelease", release_namespace, release_name) in wanted:
+                subjects = [ObjectId(check.group, check.kind, check.namespace, check.name)]
         if not subjects:
             results.append(CheckResult(cluster, str(check.layer), check.story, check.title(), Status.NOT_APPLICABLE,
                                        f"not part of {cluster}'s desired state"))
             continue
         for oid in sorted(subjects):
             obj = live.get(oid)
-            verdict = (Verdict(Status.MISSING, "defined in git, absent from the cluster") if obj is None
-                       else _judge(obj, target, check.needs_nodes))
+            if obj is None and check.release and target.nodes == 0:
+                verdict = _no_nodes(f"created by the {check.release} chart once its pods can run")
+            elif obj is None:
+                verdict = Verdict(Status.MISSING, "defined in git, absent from the cluster")
+            else:
+                verdict = _judge(obj, target, check.needs_nodes)
             results.append(_result(cluster, check.layer, check.story, f"{oid.kind} {oid.namespace}/{oid.name}".replace(" /", " "),
                                    verdict, str(oid)))
     return results
