@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.engine.conftest import BASIC, make_repo, own_rules, run, scenario, scenario_names
 
 from greenfield.core.findings import Severity
 from greenfield.core.rules.base import all_rules
-from tests.engine.conftest import BASIC, make_repo, own_rules, run, scenario, scenario_names
 
 OWN_RULES = sorted(info.id for info in all_rules() if info.id.startswith(("build/", "substitution/")))
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.engine.conftest import FIXTURES, run
 
 from greenfield.app.validate import ValidationReport
-from tests.engine.conftest import FIXTURES, run
 
 
 def inventory(report: ValidationReport) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import json
 import posixpath
 import re
@@ -317,6 +318,12 @@ class _ClusterRun:
         spec = node.spec
         if not node.synthetic and not self._is_local(node):
             reference = _as_dict(spec.get("sourceRef"))
+            kind, name = str(reference.get("kind", "")), str(reference.get("name", ""))
+            namespace = str(reference.get("namespace") or node.key.namespace)
+            if not any(o.kind == kind and o.name == name and o.namespace == namespace for o in self.render.objects):
+                # not rendered at all: graph/reference-missing reports it; Flux cannot fetch anything
+                node.error = f"source {kind}/{namespace}/{name} not found"
+                return None
             node.notes.append(EngineNote(
                 "external-source", f"source {reference.get('kind', '?')}/{reference.get('name', '?')} is not this "
                 "repository: not rendered offline", node.file, node.line,
@@ -441,11 +448,14 @@ class _ClusterRun:
                     if (name, path) in reported:
                         continue
                     reported.add((name, path))
-                    runtime = "\n" in text or name in RUNTIME_NAMES or not name.isupper()
+                    close = difflib.get_close_matches(name, list(variables), n=1, cutoff=0.8)
+                    runtime = not close and ("\n" in text or name in RUNTIME_NAMES or not name.isupper())
                     kind = "runtime-placeholder" if runtime else "undefined-variable"
+                    suggestion = f" (did you mean ${{{close[0]}}}?)" if close else ""
                     node.notes.append(EngineNote(
                         kind, f"${{{name}}} at {path} is not defined for cluster {self.cluster}: Flux replaces it "
-                        "with an empty string", file, line, object=label, detail={"variable": name, "path": path}))
+                        f"with an empty string{suggestion}", file, line, object=label,
+                        detail={"variable": name, "path": path}))
             if not reported:
                 for name in sorted(undefined):
                     node.notes.append(EngineNote(
