@@ -4,8 +4,10 @@ Services select real pods.
 Options read from `RuleContext.options`:
 - `egress_namespaces`: namespaces that must reach the outside (default flux-system, external-secrets,
   cert-manager);
-- `privileged_allowlist`: namespaces where privileged pods are expected (default kube-system, rook-ceph,
-  openebs-system, observability).
+- `privileged_allowlist`: namespaces (or `namespace/name` of a workload or HelmRelease) where privileged pods
+  are expected (default kube-system, rook-ceph, openebs-system, observability).
+A reviewed exception may also carry the annotation `greenfield/privileged-reason: <why>` on the workload or
+HelmRelease.
 """
 
 from __future__ import annotations
