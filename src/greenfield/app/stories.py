@@ -59,6 +59,8 @@ def run_validation(repo: Path, clusters: list[str] | None = None) -> Validation:
         result = validate(repo, clusters=clusters) if clusters else validate(repo)
     except GreenfieldError as error:
         return Validation(None, {}, f"validation could not run: {error.render()}")
+    except Exception as error:  # the board must still show evidence and not-started stories if the engine breaks
+        return Validation(None, {}, f"validation failed unexpectedly: {error!r} (run `greenfield --debug validate`)")
     return _as_validation(result)
 
 
