@@ -27,7 +27,7 @@ from schema_helpers import FIXTURES, KUBERNETES, rendered
 
 from greenfield.adapters.command import Command
 from greenfield.adapters.gotools import GoTools, tool
-from greenfield.adapters.schemas import BuiltinSchemas, build_schema_validator, builtin_schemas
+from greenfield.adapters.schemas import build_schema_validator, builtin_schemas, export_standalone
 from greenfield.app.render import RenderOptions, render_repository, select_clusters
 from greenfield.core.model import RenderedObject
 from greenfield.core.schema_validation import SchemaValidator, derived_crds
@@ -55,39 +55,8 @@ def kubeconform() -> Path:
 @pytest.fixture(scope="module")
 def builtin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("kubeconform-builtin")
-    _export_standalone(builtin_schemas(KUBERNETES), directory)
+    export_standalone(builtin_schemas(KUBERNETES), directory)
     return directory
-
-
-def _export_standalone(builtin: BuiltinSchemas, directory: Path) -> None:
-    """kubeconform-readable copies of the built-in kind schemas: the definitions they use inlined as $defs."""
-    definitions = builtin.definitions()["$defs"]
-
-    def collect(node: Any, found: set[str]) -> None:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and "#/$defs/" in ref:
-                name = ref.split("#/$defs/", 1)[1]
-                if name not in found:
-                    found.add(name)
-                    collect(definitions[name], found)
-            for value in node.values():
-                collect(value, found)
-        elif isinstance(node, list):
-            for value in node:
-                collect(value, found)
-
-    directory.mkdir(parents=True, exist_ok=True)
-    for path in sorted(builtin.directory.glob("*.json")):
-        document = json.loads(path.read_text(encoding="utf-8"))
-        if not document.get("x-kubernetes-group-version-kind"):
-            continue
-        used: set[str] = set()
-        collect(document, used)
-        document.pop("$id", None)
-        document["$defs"] = {name: definitions[name] for name in sorted(used)}
-        text = json.dumps(document).replace('"/api/_definitions.json#/$defs/', '"#/$defs/')
-        (directory / path.name).write_text(text, encoding="utf-8")
 
 
 def _kubeconform_verdicts(binary: Path, files: list[Path], builtin_dir: Path, catalog: Path) -> dict[tuple, str]:

@@ -243,6 +243,42 @@ def _types(schema: dict[str, Any]) -> list[str]:
     return [kind] if isinstance(kind, str) else list(kind) if isinstance(kind, list) else []
 
 
+def export_standalone(builtin: BuiltinSchemas, directory: Path) -> int:
+    """Write kubeconform-readable copies of the built-in kind schemas (same data, enum overlay included):
+    `<kind>-<group prefix>-<version>.json` with the definitions each uses inlined as `$defs`, for
+    `kubeconform -schema-location '<directory>/{{ .ResourceKind }}{{ .KindSuffix }}.json'`. Returns the count."""
+    definitions = builtin.definitions()["$defs"]
+
+    def collect(node: Any, found: set[str]) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and "#/$defs/" in ref:
+                name = ref.split("#/$defs/", 1)[1]
+                if name not in found and name in definitions:
+                    found.add(name)
+                    collect(definitions[name], found)
+            for value in node.values():
+                collect(value, found)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value, found)
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for path in sorted(builtin.directory.glob("*.json")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if not document.get("x-kubernetes-group-version-kind"):
+            continue
+        used: set[str] = set()
+        collect(document, used)
+        document.pop("$id", None)
+        document["$defs"] = {name: definitions[name] for name in sorted(used)}
+        text = json.dumps(document).replace('"/api/_definitions.json#/$defs/', '"#/$defs/')
+        (directory / path.name).write_text(text, encoding="utf-8")
+        written += 1
+    return written
+
+
 # --------------------------------------------------------------------------------------------------
 # CRD schema locations: directories, path templates, URL templates
 
