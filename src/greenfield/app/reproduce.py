@@ -27,6 +27,10 @@ def flux_managed(api: KubeApi, bootstrap: Bootstrap) -> list[dict[str, Any]]:
     return live_objects(api, kinds, selector=FLUX_NAME_LABEL)
 
 
+def _desired(bootstrap: Bootstrap) -> list[dict[str, Any]]:
+    return [obj.body for obj in bootstrap.render().objects]
+
+
 def destroy(repo: Path, cluster: str, options: CreateOptions, progress: Progress | None = None) -> str:
     """Tear the cluster down completely (local: stop and wipe the control plane; Talos: reset the nodes)."""
     say = progress or (lambda _p, _m: None)
@@ -124,7 +128,7 @@ def reproduce(repo: Path, cluster: str, options: CreateOptions, progress: Progre
             report.problem = "the initial create failed: " + "; ".join(p.detail for p in created.phases
                                                                       if p.status == "failed")
             return report
-    report.before = timed("snapshot-before", lambda: snapshot.take(flux_managed(bootstrap.api(), bootstrap)))
+    report.before = timed("snapshot-before", lambda: snapshot.take(flux_managed(bootstrap.api(), bootstrap), _desired(bootstrap)))
     if not report.before:
         report.problem = "no Flux-managed objects on the cluster to compare (run `greenfield cluster create` first)"
         return report
@@ -138,7 +142,7 @@ def reproduce(repo: Path, cluster: str, options: CreateOptions, progress: Progre
     if not report.health.ok:
         bad = [f"{r.check}: {r.reason}" for r in report.health.results if not r.ok][:5]
         report.problem = "not healthy after recreate: " + "; ".join(bad)
-    report.after = timed("snapshot-after", lambda: snapshot.take(flux_managed(fresh.api(), fresh)))
+    report.after = timed("snapshot-after", lambda: snapshot.take(flux_managed(fresh.api(), fresh), _desired(fresh)))
     report.differences = snapshot.compare(report.before, report.after)
     checks = [{"name": f"phase {name}", "result": "pass", "detail": f"{seconds:.1f}s"}
               for name, seconds in report.timings.items()]

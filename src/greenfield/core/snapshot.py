@@ -25,15 +25,29 @@ def desired_part(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def spec_hash(obj: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(desired_part(obj), sort_keys=True, default=str).encode()).hexdigest()[:16]
+def project(live: Any, desired: Any) -> Any:
+    """The live value restricted to the fields git sets: server defaults (clusterIP, ...) drop out."""
+    if isinstance(live, dict) and isinstance(desired, dict):
+        return {key: project(live[key], desired[key]) for key in desired if key in live}
+    if isinstance(live, list) and isinstance(desired, list) and len(live) == len(desired):
+        return [project(a, b) for a, b in zip(live, desired, strict=True)]
+    return live
+
+
+def spec_hash(obj: dict[str, Any], desired: dict[str, Any] | None = None) -> str:
+    part = desired_part(obj)
+    if desired is not None:
+        part = project(part, desired_part(desired))
+    return hashlib.sha256(json.dumps(part, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 Snapshot = dict[str, str]  # "Kind/namespace/name" -> hash of the desired part
 
 
-def take(objects: list[dict[str, Any]]) -> Snapshot:
-    return {str(ObjectId.of(obj)): spec_hash(obj) for obj in objects}
+def take(objects: list[dict[str, Any]], desired: list[dict[str, Any]] | None = None) -> Snapshot:
+    """Live objects keyed by identity; with `desired`, hashed only over the fields git defines."""
+    wanted = {ObjectId.of(obj): obj for obj in desired or []}
+    return {str(ObjectId.of(obj)): spec_hash(obj, wanted.get(ObjectId.of(obj))) for obj in objects}
 
 
 @dataclass(frozen=True)
