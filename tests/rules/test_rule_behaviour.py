@@ -268,3 +268,26 @@ spec: {rules: []}
     assert rule_findings("graph/crd-order", ordered) == []
     unordered = [f.message for f in rule_findings("graph/crd-order", text.replace("DEPENDS", ""))]
     assert len(unordered) == 1 and "flux-system/kyverno" in unordered[0]
+
+
+def test_health_checks_on_operator_children_are_accepted() -> None:
+    text = """
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: shared-postgres, namespace: flux-system}
+spec:
+  healthChecks:
+    - {apiVersion: postgresql.cnpg.io/v1, kind: Pooler, name: shared-postgres-pooler-rw, namespace: databases}
+    - {apiVersion: apps/v1, kind: Deployment, name: shared-postgres-pooler-rw, namespace: databases}
+    - {apiVersion: apps/v1, kind: Deployment, name: unrelated, namespace: databases}
+  path: ./pg
+  sourceRef: {kind: GitRepository, name: flux-system}
+---
+apiVersion: postgresql.cnpg.io/v1
+kind: Pooler
+metadata: {name: shared-postgres-pooler-rw, namespace: databases, annotations: {test/ks: shared-postgres}}
+spec: {cluster: {name: shared-postgres}, instances: 2, type: rw, pgbouncer: {poolMode: transaction}}
+"""
+    messages = [f.message for f in rule_findings("graph/health-check-missing", text)]
+    assert len(messages) == 1 and "unrelated" in messages[0]

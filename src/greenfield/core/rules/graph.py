@@ -353,6 +353,10 @@ def health_check_missing(render: ClusterRender, context: RuleContext) -> Iterato
     for (group, kind, namespace, name) in index:
         by_name.setdefault((group, kind, name), []).append(namespace)
     release_namespaces = {r.release_namespace for r in helm_releases(render)}
+    custom: dict[str, set[str]] = {}
+    for (group, _, namespace, name) in index:
+        if namespace and group not in BUILTIN_GROUPS and not group.endswith("toolkit.fluxcd.io"):
+            custom.setdefault(namespace, set()).add(name)
     for node in render.ordered_kustomizations():
         if not is_built(node):
             continue  # remote or failed build: what it creates is unknown offline
@@ -372,6 +376,8 @@ def health_check_missing(render: ClusterRender, context: RuleContext) -> Iterato
                 continue
             if namespace in release_namespaces and group not in ("helm.toolkit.fluxcd.io",):
                 continue  # created by a HelmRelease whose chart is not rendered offline
+            if group in BUILTIN_GROUPS and any(name.startswith(owner) for owner in custom.get(namespace, ())):
+                continue  # created by an operator from a custom resource (children are named after it)
             elsewhere = sorted(by_name.get((group, kind, name), []))
             if not elsewhere and unknown and _created_by_unbuilt(render, node, namespace):
                 continue
