@@ -178,7 +178,7 @@ def test_render_drift_ignores_cluster_variables_but_not_versions() -> None:
 
 
 INVENTORY_RULES = ["cluster/lb-pool", "cluster/lb-ip", "cluster/coredns-ip", "cluster/cilium-values", "cluster/bgp",
-                   "cluster/foreign-value", "cluster/render-drift"]
+                   "cluster/foreign-value", "cluster/render-drift", "story/ceph-nodes"]
 
 
 @pytest.mark.parametrize("rule_id", INVENTORY_RULES)

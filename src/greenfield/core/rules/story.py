@@ -1,4 +1,4 @@
-"""Story-specific offline gates of STORIES.md that are checkable on the render (6, 8, 11, 12, 20, 24, 28).
+"""Story-specific offline gates of STORIES.md that are checkable on the render (6, 8, 11, 12, 16/31, 20, 24, 28).
 
 Options read from `RuleContext.options`:
 - `bootstrap_crd_groups` (see graph.py): a bootstrap-provided group counts as an owner for story 6.
@@ -171,6 +171,45 @@ def clustermesh_ids(context: RuleContext) -> Iterator[Finding]:
                                               f"pod CIDR {net} overlaps cluster {other_cluster}'s {other}",
                                               "ClusterMesh routes pod IPs between clusters: give each its own range")
                 cidrs.append((cluster, net))
+
+
+# ---------------------------------------------------------------- stories 16 and 31
+
+@rule("story/ceph-nodes", E, "CephCluster OSD nodes and devices belong to this cluster's inventory (stories 16, 31)")
+def ceph_nodes(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    if context.inventory is None or render.cluster not in context.inventory.clusters:
+        return
+    nodes = {node.name: node for node in context.inventory.clusters[render.cluster].nodes}
+    for obj in render.objects:
+        if not obj.is_kind("ceph.rook.io", "CephCluster"):
+            continue
+        storage = as_dict(obj.spec.get("storage"))
+        for flag in ("useAllNodes", "useAllDevices"):
+            if truthy(storage.get(flag)):
+                yield finding("story/ceph-nodes", E, obj, f"spec.storage.{flag} is true: OSDs are not limited to the "
+                              "inventory's storage devices", f"set {flag}: false and list nodes/devices from "
+                              "cluster-settings (${NODE_n_NAME}, ${NODE_n_STORAGE_DEVICE})")
+        for index, entry in enumerate(as_list(storage.get("nodes"))):
+            name = text(dig(entry, "name"))
+            if not name or is_unresolved(name):
+                continue
+            node = nodes.get(name)
+            if node is None:
+                yield finding("story/ceph-nodes", E, obj,
+                              f"spec.storage.nodes[{index}] {name} is not a node of cluster {render.cluster}",
+                              f"use this cluster's nodes: {', '.join(sorted(nodes))} (from ${{NODE_n_NAME}})")
+                continue
+            for device_index, device in enumerate(as_list(dig(entry, "devices"))):
+                device_name = text(dig(device, "name"))
+                if not device_name or is_unresolved(device_name):
+                    continue
+                path = device_name if device_name.startswith("/dev/") else f"/dev/{device_name}"
+                if path not in node.storage_devices:
+                    yield finding("story/ceph-nodes", E, obj,
+                                  f"spec.storage.nodes[{index}].devices[{device_index}] {device_name} is not a "
+                                  f"storage device of {name} in the inventory "
+                                  f"({', '.join(node.storage_devices) or 'none'})",
+                                  "list only inventory storage_devices (never the install disk)")
 
 
 # ---------------------------------------------------------------- story 20
