@@ -284,12 +284,12 @@ class Kustomizer:
         folder = self.repo / request.path if request.path else self.repo
         shown = request.path or "."
         if not folder.exists():
-            output.problems.append(Problem("path-missing", f"kustomization path not found: {shown}", shown))
+            output.problems.append(Problem("path-missing", f"kustomization path not found: {shown}"))
             output.error = f"kustomization path not found: stat {shown}: no such file or directory"
             return output
         if not folder.is_dir():
             output.problems.append(Problem("path-not-directory", f"kustomization path {shown} is a file, not a "
-                                           "folder", shown))
+                                           "folder"))
             output.error = f"kustomization path {shown} is not a directory"
             return output
         scanner = _InputScanner(self.repo)
@@ -328,13 +328,13 @@ class Kustomizer:
             if target.is_file():
                 output.problems.append(Problem(
                     "component-is-file", f"spec.components entry {component} is a file; a component must be a "
-                    "folder with a kustomization.yaml of kind Component", scanner.rel(target)))
+                    "folder with a kustomization.yaml of kind Component"))
                 scanner.add_file(target)
             elif target.is_dir():
                 scanner.visit(target, component=True)
             elif not request.ignore_missing_components:
                 output.problems.append(Problem("component-missing", f"spec.components entry {component} does "
-                                               "not exist", scanner.rel(target)))
+                                               f"not exist ({scanner.rel(target)})"))
         output.problems.extend(scanner.problems)
         edited = self._edit(original, request, folder)
         output.inputs = sorted(scanner.rel(f) for f in scanner.files)
@@ -344,7 +344,7 @@ class Kustomizer:
             if hit is not None:
                 output.documents, output.origins, output.error = hit
                 if output.error:
-                    output.problems.append(Problem("kustomize", output.error, request.path))
+                    output.problems.append(Problem("kustomize", output.error, self._kfile(request.path)))
                 output.cached = True
                 self.stats["cached"] += 1
                 return output
@@ -495,7 +495,7 @@ class Kustomizer:
             return
         if result.returncode != 0:
             output.error = self._clean(result.stderr.strip() or result.stdout.strip())
-            output.problems.append(Problem("kustomize", output.error, output.request.path))
+            output.problems.append(Problem("kustomize", output.error, self._kfile(output.request.path)))
             return
         self._parse(output, result.stdout, folder)
 
@@ -510,7 +510,7 @@ class Kustomizer:
                 result = command.run()
             except CommandError as error:
                 output.error = error.problem
-                output.problems.append(Problem("kustomize", output.error, output.request.path))
+                output.problems.append(Problem("kustomize", output.error, self._kfile(output.request.path)))
                 return None
             if result.returncode != 0:
                 result = CommandResult(result.argv, result.returncode, result.stdout,
@@ -518,6 +518,11 @@ class Kustomizer:
             return result
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+    def _kfile(self, path: str) -> str:
+        """The kustomization file of a build folder (repository-relative), "" when it was generated."""
+        found = _kustomization_file(self.repo / path if path else self.repo)
+        return found.relative_to(self.repo).as_posix() if found is not None else ""
 
     def _clean(self, message: str) -> str:
         message = message.replace(str(self.repo) + "/", "")

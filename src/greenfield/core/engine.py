@@ -378,7 +378,8 @@ class _ClusterRun:
         node.inputs = list(output.inputs)
         node.generated = output.generated
         for problem in output.problems:
-            node.notes.append(EngineNote(problem.kind, problem.message, problem.file or node.file, problem.line))
+            file, line = (problem.file, problem.line) if problem.file else (node.file, node.line)
+            node.notes.append(EngineNote(problem.kind, problem.message, file, line))
         if not output.ok:
             node.error = output.error
             return []
