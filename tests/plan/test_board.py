@@ -95,9 +95,13 @@ def test_a_kustomization_missing_or_unbuilt_on_a_cluster(catalog: Catalog) -> No
     board = _board(catalog, _all_present(catalog), [], ks)
     coredns = next(s for s in board.stories if s.story.number == 4)
     infra, apps = coredns.clusters
-    assert infra.status is Status.FAIL and "did not build" in infra.reasons[0]
+    assert infra.status is Status.UNVERIFIED and "not built offline on infra: coredns" in infra.reasons[0]
     assert apps.status is Status.INCOMPLETE and "not rendered on apps: coredns" in apps.reasons[0]
-    assert coredns.status is Status.FAIL
+    assert coredns.status is Status.UNVERIFIED
+    build_error = Finding("build/kustomize", Severity.ERROR, "kustomize failed", cluster="infra",
+                          kustomization="flux-system/coredns")
+    failed = _board(catalog, _all_present(catalog), [build_error], ks)
+    assert next(s for s in failed.stories if s.story.number == 4).status is Status.FAIL
 
 
 def test_engine_unavailable_or_gate_rule_missing_is_unverified(catalog: Catalog) -> None:

@@ -188,20 +188,16 @@ def manifest_status(catalog: Catalog, story: Story, cluster: str, present: dict[
     if failing:
         reasons.append(f"{len(failing)} failing finding(s): " + ", ".join(sorted({f.rule for f in failing})))
     absent: list[str] = []
+    unbuilt: list[str] = []
     if kustomizations is not None:
         absent = [name for name in story.kustomizations_on(cluster) if name not in kustomizations]
         unbuilt = [name for name in story.kustomizations_on(cluster)
                    if name in kustomizations and not kustomizations[name].built]
         if absent:
             reasons.append(f"Kustomization(s) not rendered on {cluster}: {', '.join(absent)}")
-        if unbuilt:
-            reasons.append(f"Kustomization(s) did not build on {cluster}: {', '.join(unbuilt)}")
-            failing_build = True
-        else:
-            failing_build = False
-    else:
-        failing_build = False
-    if failing or failing_build:
+        if unbuilt:  # a failed build comes with error findings; without them the source is not local
+            reasons.append(f"Kustomization(s) not built offline on {cluster}: {', '.join(unbuilt)}")
+    if failing:
         return ClusterStatus(cluster, Status.FAIL, reasons, failing, others, missing)
     if absent or missing:
         if missing:
@@ -209,8 +205,9 @@ def manifest_status(catalog: Catalog, story: Story, cluster: str, present: dict[
         return ClusterStatus(cluster, Status.INCOMPLETE, reasons, [], others, missing)
     unknown = unknown_gate_rules(catalog, story, known_rules)
     if unknown:
-        return ClusterStatus(cluster, Status.UNVERIFIED, [f"gate rule(s) not implemented: {', '.join(unknown)}"],
-                             [], others, missing)
+        reasons.append(f"gate rule(s) not implemented: {', '.join(unknown)}")
+    if unknown or unbuilt:
+        return ClusterStatus(cluster, Status.UNVERIFIED, reasons, [], others, missing)
     return ClusterStatus(cluster, Status.PASS, ["all gates pass"], [], others, missing)
 
 
