@@ -120,3 +120,22 @@ def test_seed_calendars_never_overlap_the_freeze(seeds: dict[str, SeedSchedule])
         for sprint in seed.calendar():
             for freeze in seed.freezes:
                 assert not sprint.overlaps(freeze.start, freeze.end)
+
+
+def test_gitops_first_respects_every_constraint_and_capacity(catalog: Catalog) -> None:
+    schedule = make_schedule(catalog, ScheduleRequest(strategy=Strategy.GITOPS_FIRST, capacity=["30"]))
+    sprint = schedule.assignment
+    assert len(sprint) == 50
+    for rule in constraints(catalog, Strategy.GITOPS_FIRST):
+        assert sprint[rule.after] <= sprint[rule.story], rule
+    for planned in schedule.sprints:
+        assert planned.overloaded or sum(planned.load.values()) <= sum(planned.capacity.values()) + 1e-9
+    # everything Flux deploys comes after bootstrap core
+    assert all(sprint[s.id] >= sprint["STORY-BOOT-CORE"] for s in catalog.stories if s.number <= 41)
+
+
+def test_an_oversized_story_gets_a_sprint_alone(catalog: Catalog) -> None:
+    schedule = make_schedule(catalog, ScheduleRequest(capacity=["6"]))
+    over = [p for p in schedule.sprints if p.overloaded]
+    assert over and all(len(p.stories) == 1 for p in over)
+    assert any("exceeds the sprint's capacity" in n for n in schedule.notes)
