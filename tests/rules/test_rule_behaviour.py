@@ -62,7 +62,7 @@ def test_crd_order_accepts_bootstrap_groups() -> None:
     after = {f.object for f in rule_findings("graph/crd-order", text,
                                              options={"bootstrap_crd_groups": ["cert-manager.io"]})}
     assert "ClusterIssuer/letsencrypt-production" in before
-    assert after == {"Widget/default/w"}
+    assert after == {"Widget/default/w", "PrometheusRule/observability/alerts"}
 
 
 def test_crd_order_extra_providers_option() -> None:
@@ -71,7 +71,7 @@ def test_crd_order_extra_providers_option() -> None:
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: widgets, namespace: flux-system}
-spec: {path: ./w, sourceRef: {kind: GitRepository, name: flux-system}}
+spec: {path: ./w, sourceRef: {kind: GitRepository, name: flux-system}, wait: true}
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
@@ -247,7 +247,7 @@ def test_crd_order_guesses_providers_of_unknown_groups_from_chart_names() -> Non
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: kyverno, namespace: flux-system}
-spec: {path: ./k, sourceRef: {kind: GitRepository, name: flux-system}}
+spec: {path: ./k, sourceRef: {kind: GitRepository, name: flux-system}, wait: true}
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization

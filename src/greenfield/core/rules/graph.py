@@ -327,9 +327,17 @@ def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
                           "add the CRDs (or the HelmRelease that installs them) to a Kustomization this one dependsOn, "
                           "or list the group in bootstrap/crds.yaml")
             continue
-        ok = any(provider in before or (provider == where and how == "crd")
-                 for provider, how in candidates.items())
-        if ok:
+        reachable = {provider: how for provider, how in candidates.items()
+                     if provider in before or (provider == where and how == "crd")}
+        if any(how == "crd" or _declares_readiness(render, provider) for provider, how in reachable.items()):
+            continue
+        if reachable:
+            names = ", ".join(sorted(str(p) if p else "root" for p in reachable))
+            yield finding("graph/crd-order", E, obj,
+                          f"{obj.kind} ({group}) waits for {names}, whose HelmRelease installs the CRD, but {names} "
+                          "declares no readiness: it is Ready as soon as the HelmRelease object is applied",
+                          "give the provider Kustomization healthChecks (the chart's Deployment or the HelmRelease) "
+                          "or wait: true")
             continue
         names = ", ".join(sorted(str(p) if p else "root" for p in candidates))
         same = where in candidates
@@ -341,6 +349,15 @@ def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
         hint = (f"move the custom resources to their own Kustomization with dependsOn: {target}"
                 if same else f"add dependsOn: {target} (directly or through a parent)")
         yield finding("graph/crd-order", E, obj, message, hint)
+
+
+def _declares_readiness(render: ClusterRender, key: NamespacedName | None) -> bool:
+    node = render.kustomizations.get(key) if key is not None else None
+    if node is None:
+        return True  # the root or unknown: nothing to check
+    spec = node.spec
+    return spec.get("wait") is True or bool(as_list(spec.get("healthChecks"))) or \
+        bool(as_list(spec.get("healthCheckExprs")))
 
 
 # ---------------------------------------------------------------- health checks
