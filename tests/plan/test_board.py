@@ -14,7 +14,7 @@ from greenfield.core.plan.board import KustomizationInfo, Status, build_board, p
 from greenfield.core.plan.catalog import Catalog
 from greenfield.core.plan.evidence import EvidenceVerdict, Verdict, evaluate, evidence_document, parse_evidence
 
-RULES = ["graph/depends-on-missing", "cluster/lb-pool", "policy/psa-label", "schema/invalid"]
+RULES = ["graph/depends-on-missing", "cluster/lb-pool", "policy/service-selector", "schema/invalid"]
 
 
 def _rules(catalog: Catalog, without: str = "") -> list[str]:
@@ -69,7 +69,7 @@ def test_findings_on_a_storys_files_or_kustomizations_fail_its_gates(catalog: Ca
                 kustomization="flux-system/cilium-config"),
         Finding("cluster/lb-pool", Severity.ERROR, "pool overlaps", cluster="infra",
                 file=f"{folder}/pool.yaml", line=4),
-        Finding("policy/psa-label", Severity.ERROR, "no PSA label", cluster="infra",
+        Finding("policy/service-selector", Severity.ERROR, "selector matches nothing", cluster="infra",
                 file=f"{folder}/pool.yaml"),
         Finding("graph/depends-on-missing", Severity.WARNING, "only a warning", cluster="infra",
                 kustomization="flux-system/coredns"),
@@ -78,8 +78,8 @@ def test_findings_on_a_storys_files_or_kustomizations_fail_its_gates(catalog: Ca
     ipam = next(s for s in board.stories if s.story.number == 2)
     assert ipam.status is Status.FAIL
     infra, apps = ipam.clusters
-    assert [f.rule for f in infra.findings] == ["cluster/lb-pool"]  # psa is not one of story 2's gates
-    assert [f.rule for f in infra.other_findings] == ["policy/psa-label"]
+    assert [f.rule for f in infra.findings] == ["cluster/lb-pool"]  # service-selector is not one of story 2's gates
+    assert [f.rule for f in infra.other_findings] == ["policy/service-selector"]
     assert [f.rule for f in apps.findings] == ["graph/depends-on-missing"]
     bgp_legacy = next(s for s in board.stories if s.story.number == 10)  # lb-pool is not its gate
     assert "cluster/lb-pool" not in {f.rule for c in bgp_legacy.clusters for f in c.findings}

@@ -252,4 +252,10 @@ def build_board(catalog: Catalog, present: dict[str, bool], findings: list[Findi
         shown = [i for i in ids if i in by_id]
         blocking = [i for i in shown if by_id[i].status is not Status.PASS]
         gates.append(SprintGate(number, title, start, end, shown, bool(shown) and not blocking, blocking))
-    return Board(statuses, gates, schedule, list(notes))
+    board_notes = list(notes)
+    orphans = [f for f in findings or [] if f.severity is Severity.ERROR
+               and not any(attributed(s, f.cluster or c, [f]) for s in catalog.stories for c in s.clusters)]
+    if orphans:
+        where = ", ".join(sorted({f"{f.rule} ({f.location()})" for f in orphans})[:5])
+        board_notes.append(f"{len(orphans)} error finding(s) belong to no story's paths: {where}")
+    return Board(statuses, gates, schedule, board_notes)
