@@ -176,3 +176,9 @@ def test_path_globs() -> None:
     assert not path_matches("kubernetes/*/kube-system/cilium", "kubernetes/infrastructure/kube-system/cilium-config")
     assert path_matches("src/greenfield/**/health*.py", "src/greenfield/core/health_eval.py")
     assert path_matches("kubernetes/*/network/external-dns*", "kubernetes/infrastructure/network/external-dns/app/x.yaml")
+
+
+def test_error_findings_outside_every_story_are_noted(catalog: Catalog) -> None:
+    stray = Finding("graph/cycle", Severity.ERROR, "cycle", cluster="infra", file="kubernetes/elsewhere/ks.yaml")
+    board = _board(catalog, _all_present(catalog), [stray], _every_kustomization(catalog))
+    assert any("1 error finding(s) belong to no story's paths: graph/cycle" in n for n in board.notes)

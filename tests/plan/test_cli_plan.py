@@ -77,6 +77,11 @@ def test_stories_runs_while_the_platform_is_missing(bare: Path) -> None:
     text = greenfield("stories", "--cluster", "apps", "--format", "markdown", cwd=bare)
     assert text.returncode == 0 and "| 29 | `STORY-STO-APPS-OPENEBS-BASE` |" in text.stdout
     assert "STORY-STO-OPENEBS-BASE`" not in text.stdout  # infra-only
+    po = greenfield("stories", "--schedule", "gitops-first", "--format", "json", cwd=bare)
+    sprints = json.loads(po.stdout)["sprints"]
+    assert sprints[0]["number"] == 0 and "STORY-BOOT-CRDS" in sprints[0]["stories"]
+    planned = greenfield("stories", "--schedule", "manifests-first", "--format", "json", cwd=bare)
+    assert [s["number"] for s in json.loads(planned.stdout)["sprints"]] == [1, 2, 3, 4, 5, 6, 7]
 
 
 def test_stories_rejects_an_unknown_cluster(bare: Path) -> None:
