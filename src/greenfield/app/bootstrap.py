@@ -439,7 +439,8 @@ class Bootstrap:
                 installed.append(f"{release.release_name}={release.version}")
             else:
                 node = resolve_kustomization(self.render(), ref)
-                changed = self._apply_objects("core", [obj.body for obj in node.objects])
+                changed = self._apply_objects("core", [_flux_labelled(_clean(obj.body), node.key.namespace,
+                                                                      node.key.name) for obj in node.objects])
                 if changed:
                     result.status = "done"
                     result.changes.append(f"applied {ref}")
@@ -466,13 +467,18 @@ class Bootstrap:
         return [obj for node in self.render().kustomizations.values() if node.parent is None
                 for obj in node.objects if obj.file.startswith(path)]
 
+    def _labelled(self, obj: RenderedObject) -> dict[str, Any]:
+        """An object as its Flux Kustomization applies it (same labels whichever phase applies it)."""
+        namespace, _, name = obj.kustomization.partition("/")
+        return _flux_labelled(_clean(obj.body), namespace, name) if name else _clean(obj.body)
+
     def phase_sync(self) -> PhaseResult:
         result = PhaseResult("sync", PHASE_STORY["sync"], "unchanged")
         objects = self.sync_objects()
         if not objects:
             raise InputError("no flux-system sync objects rendered", path=self.definitions.sync_path(self.cluster),
                              hint="the cluster entry needs flux-system/ with the GitRepository and Kustomization")
-        if self._apply_objects("sync", [o.body for o in objects]):
+        if self._apply_objects("sync", [self._labelled(o) for o in objects]):
             result.status, result.changes = "done", [str(o.id) for o in objects]
         result.detail = "Flux sync applied: " + ", ".join(str(o.id) for o in objects)
         return result
