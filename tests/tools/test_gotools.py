@@ -46,6 +46,11 @@ def tools_root(tmp_path: Path) -> Path:
     (tmp_path / "talos").mkdir()
     (tmp_path / "talos" / "go.mod").write_text("module x\n\nrequire github.com/siderolabs/talos v1.11.3\n",
                                                encoding="utf-8")
+    (tmp_path / "flux-controllers").mkdir()
+    (tmp_path / "flux-controllers" / "go.mod").write_text(
+        "module y\n\nrequire (\n\tgithub.com/fluxcd/source-controller v1.7.2\n"
+        "\tgithub.com/fluxcd/kustomize-controller v1.7.2\n\tgithub.com/fluxcd/helm-controller v1.4.3\n)\n",
+        encoding="utf-8")
     (tmp_path / "overlay").mkdir()
     (tmp_path / "overlay" / "flux-manifests.yaml").write_text("# placeholder\n", encoding="utf-8")
     return tmp_path

@@ -1,4 +1,5 @@
-"""Upstream tools built from their Go modules (tools/go.mod, tools/talos/go.mod) into tools/bin/.
+"""Upstream tools built from their Go modules (tools/go.mod, tools/talos/go.mod, tools/flux-controllers/go.mod)
+into tools/bin/.
 
 Every tool is pinned by the `require` lines of its Go module; this adapter reads the pins, knows
 whether a binary is built for the current pins (a stamp file next to it), and runs `go build`
@@ -78,10 +79,18 @@ TOOLS: tuple[GoTool, ...] = (
            "API server of the local control plane", _KUBE_STAMPS),
     GoTool("kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager", "k8s.io/kubernetes", ".",
            "namespaces, garbage collection and service accounts on the local control plane", _KUBE_STAMPS),
+    GoTool("source-controller", "github.com/fluxcd/source-controller", "github.com/fluxcd/source-controller",
+           "flux-controllers", "Flux sources (git, Helm repositories) on the local control plane (--with-flux)"),
+    GoTool("kustomize-controller", "github.com/fluxcd/kustomize-controller", "github.com/fluxcd/kustomize-controller",
+           "flux-controllers", "Flux Kustomizations on the local control plane (--with-flux)"),
+    GoTool("helm-controller", "github.com/fluxcd/helm-controller", "github.com/fluxcd/helm-controller",
+           "flux-controllers", "Flux HelmReleases on the local control plane (--with-flux)"),
 )
 
 # kube-apiserver 1.34 needs the kube-controller-manager's helpers and etcd next to it.
 CONTROL_PLANE_TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager")
+# `greenfield local up --with-flux`: the Flux controllers, from their own module (tools/flux-controllers).
+FLUX_CONTROLLER_TOOLS = ("source-controller", "kustomize-controller", "helm-controller")
 
 
 def tool(name: str) -> GoTool:
