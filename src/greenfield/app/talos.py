@@ -35,14 +35,11 @@ class TalosOutput:
 
 
 def find_talosctl(repo: Path) -> str:
-    built = repo / "tools" / "bin" / "talosctl"
-    if built.exists():
-        return str(built)
-    found = shutil.which("talosctl")
-    if found is None:
-        raise InputError("talosctl is not built", path="tools/go.mod",
-                         hint="run `greenfield tools --build talosctl` first")
-    return found
+    """The pinned talosctl built from tools/ (see `greenfield tools`)."""
+    from greenfield.adapters.gotools import GoTools
+
+    del repo  # the tools module belongs to the greenfield checkout, not to the validated repository
+    return str(GoTools().binary("talosctl"))
 
 
 def secrets_path(repo: Path, cluster: str) -> Path:
