@@ -69,6 +69,21 @@ class Command:
             raise CommandError(f"{self.describe()} exited {completed.returncode}: {tail}")
         return result
 
+    def run_bytes(self, data: bytes = b"") -> tuple[int, bytes, bytes]:
+        """Run with binary stdin/stdout (a CGI program such as `git http-backend`): (exit code, out, err).
+        The exit code is returned, not checked: the caller maps it to its protocol."""
+        environment = dict(os.environ)
+        if self.env:
+            environment.update(self.env)
+        try:
+            completed = subprocess.run([str(a) for a in self.argv], cwd=self.cwd, env=environment, input=data,
+                                       capture_output=True, timeout=self.timeout, check=False)
+        except FileNotFoundError as error:
+            raise CommandError(f"cannot start {self.program}: not found") from error
+        except subprocess.TimeoutExpired as error:
+            raise CommandError(f"{self.describe()} did not finish within {self.timeout:.0f}s") from error
+        return completed.returncode, completed.stdout, completed.stderr
+
     def start(self, log_file: Path) -> subprocess.Popen[bytes]:
         """Start a long-running process (a server) with its output in log_file."""
         environment = dict(os.environ)

@@ -203,8 +203,9 @@ class LocalControlPlane:
         previous = self.load_state(spec.name)
         marker = str(self.cluster_dir(spec.name))
         if previous is not None:
-            alive = [p for p in previous.processes if owns(p, marker)]
-            if alive and len(alive) == len(previous.processes) == len(CONTROL_PLANE_TOOLS):
+            core = [p for p in previous.processes if p.name in CONTROL_PLANE_TOOLS]  # not the Flux companions
+            alive = [p for p in core if owns(p, marker)]
+            if alive and len(alive) == len(core) == len(CONTROL_PLANE_TOOLS):
                 on_step(spec.name, "already running")
                 self._wait_ready(previous, time.monotonic() + timeout_s)
                 return previous

@@ -22,11 +22,11 @@ import yaml
 
 from greenfield.adapters import yamlio
 from greenfield.adapters.command import Command
-from greenfield.adapters.gotools import GoTools
+from greenfield.adapters.gotools import FLUX_CONTROLLER_TOOLS, GoTools
 from greenfield.adapters.helm import Helm
 from greenfield.adapters.kubeapi import KubeApi
 from greenfield.app.inventory import load_inventory
-from greenfield.app.local import cluster_specs, default_control_plane, ensure_control_plane_tools
+from greenfield.app.local import cluster_specs, default_control_plane, ensure_control_plane_tools, flux_wish, start_flux
 from greenfield.app.plan import write_evidence
 from greenfield.app.standin_charts import build_standin, chart_version
 from greenfield.app.validate import ValidateOptions, validate_repository
@@ -65,6 +65,8 @@ class CreateOptions:
     schema_dirs: list[Path] = field(default_factory=list)
     skip_validate: bool = False
     timeout_s: float = 300.0
+    # the flux-system GitRepository's URL on the cluster (default: git's; with local Flux: the local git server)
+    git_url: str | None = None
 
 
 @dataclass
@@ -165,6 +167,19 @@ def _flux_labelled(obj: dict[str, Any], namespace: str, name: str) -> dict[str, 
     return {**obj, "metadata": metadata}
 
 
+def _with_git_url(obj: dict[str, Any], url: str | None) -> dict[str, Any]:
+    """The sync GitRepository pointed at another URL (a local git server needs no credentials: no secretRef)."""
+    if not url or obj.get("kind") != "GitRepository" or not str(obj.get("apiVersion", "")).startswith("source."):
+        return obj
+    spec = {key: value for key, value in (obj.get("spec") or {}).items() if key != "secretRef"}
+    return {**obj, "spec": {**spec, "url": url}}
+
+
+def _optional_path(wish: dict[str, object] | None, key: str) -> Path | None:
+    value = (wish or {}).get(key)
+    return Path(str(value)) if value else None
+
+
 def _diff(api: KubeApi, manifests: str) -> bool:
     """True when applying would change the cluster (kubectl diff --server-side exits 1)."""
     command = api.command(["diff", "--server-side", "--field-manager=greenfield", "--force-conflicts", "-f", "-"],
@@ -263,6 +278,8 @@ class Bootstrap:
         result = PhaseResult("preflight", PHASE_STORY["preflight"], "done")
         needed = ["helm"] + (["etcd", "kube-apiserver", "kube-controller-manager"] if self.options.target == "local"
                              else ["talosctl"])
+        if self.local_flux() is not None:
+            needed += list(FLUX_CONTROLLER_TOOLS)
         self.progress("preflight", "tools: " + ", ".join(needed))
         self.tools.ensure(needed, lambda name, status: self.progress(
             "preflight", f"building {name} (first use)" if status is None else f"{name} ready"))
@@ -478,10 +495,23 @@ class Bootstrap:
         if not objects:
             raise InputError("no flux-system sync objects rendered", path=self.definitions.sync_path(self.cluster),
                              hint="the cluster entry needs flux-system/ with the GitRepository and Kustomization")
-        if self._apply_objects("sync", [self._labelled(o) for o in objects]):
+        git_url = self.options.git_url
+        if self.local_flux() is not None:  # Flux controllers run on the local target: start them (idempotent)
+            info = start_flux(self.repo, default_control_plane(self.repo), self.cluster,
+                              _optional_path(self.local_flux(), "charts"),
+                              on_step=lambda _c, step: self.progress("sync", step))
+            git_url = git_url or info.git_url
+        bodies = [_with_git_url(self._labelled(o), git_url) for o in objects]
+        if self._apply_objects("sync", bodies):
             result.status, result.changes = "done", [str(o.id) for o in objects]
         result.detail = "Flux sync applied: " + ", ".join(str(o.id) for o in objects)
+        if git_url:
+            result.detail += f" (GitRepository url {git_url})"
         return result
+
+    def local_flux(self) -> dict[str, object] | None:
+        """The local target's Flux wish (`greenfield local up --with-flux`), None without it or on Talos."""
+        return flux_wish(self.repo, self.cluster) if self.options.target == "local" else None
 
     def phase_reconcile(self) -> tuple[PhaseResult, list[str]]:
         result = PhaseResult("reconcile", PHASE_STORY["reconcile"], "unchanged")
@@ -506,7 +536,8 @@ class Bootstrap:
 
     # --- run -----------------------------------------------------------------------------------------
     def phases(self) -> list[str]:
-        names = [p for p in PHASES if p != "reconcile" or self.options.target == "local"]
+        # greenfield's own reconcile stands in for Flux on a local target without controllers; with them Flux reconciles
+        names = [p for p in PHASES if p != "reconcile" or (self.options.target == "local" and self.local_flux() is None)]
         if self.options.from_phase:
             if self.options.from_phase not in names:
                 raise InputError(f"unknown phase {self.options.from_phase!r}", path="--from",

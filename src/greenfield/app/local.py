@@ -1,4 +1,5 @@
-"""Use case: the local control plane (one etcd + kube-apiserver + kube-controller-manager per cluster).
+"""Use case: the local control plane (one etcd + kube-apiserver + kube-controller-manager per cluster),
+optionally with the Flux controllers and a git http-backend server of the repository (--with-flux).
 
 Other use cases (bootstrap, health, reproduce) take `default_control_plane(repo)` as their target
 when no real cluster is given: `plane.api(cluster)` is a KubeApi on the cluster's context.
@@ -9,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from greenfield.adapters.gotools import CONTROL_PLANE_TOOLS, GoTools, ToolStatus
+from greenfield.adapters.gotools import CONTROL_PLANE_TOOLS, FLUX_CONTROLLER_TOOLS, GoTools, ToolStatus
 from greenfield.adapters.local_cluster import ClusterSpec, ClusterState, ClusterStatus, LocalControlPlane
+from greenfield.adapters.local_flux import FluxInfo, LocalFlux
 from greenfield.app.inventory import load_inventory
 from greenfield.core.inventory import Inventory
 from greenfield.errors import InputError
@@ -48,13 +50,34 @@ def ensure_control_plane_tools(tools: GoTools,
 
 def local_up(repo: Path, names: Sequence[str] = (), *, build: bool = True,
              on_build: Callable[[str, ToolStatus | None], None] | None = None,
-             on_step: Callable[[str, str], None] | None = None) -> tuple[LocalControlPlane, list[ClusterState]]:
+             on_step: Callable[[str, str], None] | None = None, with_flux: bool = False,
+             charts: Path | None = None) -> tuple[LocalControlPlane, list[ClusterState]]:
     inventory = load_inventory(repo / "platform.yaml", "platform.yaml")
     specs = cluster_specs(inventory, names)
     plane = default_control_plane(repo)
     if build:
         ensure_control_plane_tools(plane.tools, on_build)
-    return plane, plane.up(specs, on_step=on_step)
+        if with_flux:
+            plane.tools.ensure(list(FLUX_CONTROLLER_TOOLS), on_build)
+    states = plane.up(specs, on_step=on_step)
+    if with_flux:
+        for spec in specs:
+            start_flux(repo, plane, spec.name, charts, on_step=on_step)
+    return plane, states
+
+
+def start_flux(repo: Path, plane: LocalControlPlane, cluster: str, charts: Path | None = None,
+               on_step: Callable[[str, str], None] | None = None) -> FluxInfo:
+    """Flux controllers + the git/chart server for one running local cluster (idempotent); the wish is
+    recorded so that a recreated cluster (reproduce) gets them back."""
+    flux = LocalFlux(plane)
+    flux.want(cluster, repo, charts)
+    return flux.start(cluster, repo, charts, on_step=on_step)
+
+
+def flux_wish(repo: Path, cluster: str) -> dict[str, object] | None:
+    """{"repo", "charts"} when `local up --with-flux` asked for Flux on this cluster, else None."""
+    return LocalFlux(default_control_plane(repo)).wanted(cluster)
 
 
 def local_status(repo: Path, names: Sequence[str] = ()) -> list[ClusterStatus]:
@@ -62,4 +85,9 @@ def local_status(repo: Path, names: Sequence[str] = ()) -> list[ClusterStatus]:
 
 
 def local_down(repo: Path, names: Sequence[str] = (), *, wipe: bool = False) -> list[str]:
-    return default_control_plane(repo).down(list(names) or None, wipe=wipe)
+    plane = default_control_plane(repo)
+    if wipe:  # a wiped cluster starts without Flux unless `local up --with-flux` asks again
+        flux = LocalFlux(plane)
+        for name in list(names) or plane.known_clusters():
+            flux.forget(name)
+    return plane.down(list(names) or None, wipe=wipe)

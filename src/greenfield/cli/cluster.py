@@ -46,10 +46,10 @@ def _progress(phase: str, message: str) -> None:
 
 def _options(target: TargetChoice, dry_run: bool = False, from_phase: str | None = None,
              crd_source: CrdSourceChoice | None = None, chart_dir: Path | None = None,
-             skip_validate: bool = False, timeout: float = 300.0) -> CreateOptions:
+             skip_validate: bool = False, timeout: float = 300.0, git_url: str | None = None) -> CreateOptions:
     return CreateOptions(target=target.value, dry_run=dry_run, from_phase=from_phase,
                          crd_source=crd_source.value if crd_source else None,
-                         chart_dir=chart_dir, skip_validate=skip_validate, timeout_s=timeout)
+                         chart_dir=chart_dir, skip_validate=skip_validate, timeout_s=timeout, git_url=git_url)
 
 
 def _print_create(report: CreateReport) -> None:
@@ -92,12 +92,14 @@ def create(
     chart_dir: Path | None = typer.Option(None, "--chart-dir", help="Charts as <name>-<version>/ or .tgz."),
     skip_validate: bool = typer.Option(False, "--skip-validate", help="Do not require a clean validation."),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for the API."),
+    git_url: str | None = typer.Option(None, "--git-url", help="URL for the flux-system GitRepository (default: "
+                                       "git's; after `local up --with-flux`: the local git http-backend server)."),
     repo: Path | None = RepoOption,
     output: OutputFormat = typer.Option(OutputFormat.TEXT, "--format"),
 ) -> None:
     """Talos → API → CRDs (phase 0) → core (phase 2) → Flux sync; idempotent and resumable."""
     root = repo_option(repo)
-    options = _options(target, dry_run, from_phase, crd_source, chart_dir, skip_validate, timeout)
+    options = _options(target, dry_run, from_phase, crd_source, chart_dir, skip_validate, timeout, git_url)
     bootstrap = Bootstrap(root, cluster, options, None if output == OutputFormat.JSON else _progress)
     report = bootstrap.run()
     if output == OutputFormat.JSON:

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from greenfield.adapters.gotools import ToolStatus
+from greenfield.adapters.local_flux import LocalFlux
 from greenfield.app.local import default_control_plane, local_down, local_status, local_up
 from greenfield.cli.common import OutputFormat, RepoOption, console, err_console, print_json, repo_option
 
@@ -23,6 +24,10 @@ def up(
     cluster: list[str] = ClusterOption,
     repo: Path | None = RepoOption,
     no_build: bool = typer.Option(False, "--no-build", help="Fail instead of building missing tools."),
+    with_flux: bool = typer.Option(False, "--with-flux", help="Also run source-, kustomize- and helm-controller "
+                                   "against each cluster and serve this repository over git http-backend."),
+    charts: Path | None = typer.Option(None, "--charts", help="With --with-flux: a folder of packaged charts "
+                                       "(+ index.yaml) served as a Helm repository at http://127.0.0.1:PORT/charts/."),
     output: OutputFormat = typer.Option(OutputFormat.TEXT, "--format"),
 ) -> None:
     """Start (or keep) a control plane per cluster; builds missing tools first. Idempotent."""
@@ -43,14 +48,22 @@ def up(
         progress.update(task, description=f"{name}: {step}")
 
     with progress:
-        plane, states = local_up(root, cluster, build=not no_build, on_build=on_build, on_step=on_step)
+        plane, states = local_up(root, cluster, build=not no_build, on_build=on_build, on_step=on_step,
+                                 with_flux=with_flux, charts=charts)
         progress.update(task, description="ready", total=1, completed=1)
+    flux = LocalFlux(plane)
+    loops = {state.name: flux.info(state.name) for state in states if with_flux}
     if output == OutputFormat.JSON:
-        print_json({"kubeconfig": str(plane.kubeconfig), "clusters": [s.to_json() for s in states]})
+        print_json({"kubeconfig": str(plane.kubeconfig), "clusters": [s.to_json() for s in states],
+                    "flux": {name: info.to_json() for name, info in loops.items() if info}})
         return
     for state in states:
         took = f"ready in {state.ready_s:.1f}s" if state.ready_s is not None else "ready"
         console.print(f"[green]up[/] {state.name}: {state.server} ({took}; context {state.name})")
+        info = loops.get(state.name)
+        if info:
+            console.print(f"   flux: source/kustomize/helm-controller running; git {info.git_url}"
+                          + (f"; charts {info.charts_url}" if info.charts_url else ""))
     console.print(f"kubeconfig: {plane.kubeconfig}")
     console.print(f"try: kubectl --kubeconfig {plane.kubeconfig} --context {states[0].name} get ns" if states else "")
 
