@@ -91,8 +91,9 @@ def _line_of(text: str, key: str) -> int:
 class _InputScanner:
     """Files a kustomize build reads, found by following the kustomization files (conservatively)."""
 
-    def __init__(self, repo: Path) -> None:
+    def __init__(self, repo: Path, memo: dict[Path, tuple[str, Any]] | None = None) -> None:
         self.repo = repo
+        self.memo = memo if memo is not None else {}  # kustomization file -> (text, parsed), per run
         self.files: set[Path] = set()
         self.visited: set[Path] = set()
         self.problems: list[Problem] = []
@@ -120,11 +121,16 @@ class _InputScanner:
         kfile = _kustomization_file(folder)
         if kfile is None:
             return
-        try:
-            text = kfile.read_text(encoding="utf-8")
-            data = yaml.load(text, Loader=_Loader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            return  # kustomize reports it
+        cached = self.memo.get(kfile)
+        if cached is None:
+            try:
+                text = kfile.read_text(encoding="utf-8")
+                data = yaml.load(text, Loader=_Loader)
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                text, data = "", None  # kustomize reports it
+            self.memo[kfile] = (text, data)
+        else:
+            text, data = cached
         if not isinstance(data, dict):
             return
         self.follow(folder, kfile, text, data)
@@ -192,8 +198,9 @@ class _InputScanner:
             self.add_file(folder / openapi["path"])
 
 
-def generated_resources(folder: Path) -> tuple[list[str], list[Problem]]:
-    """The resources kustomize-controller lists for a folder without kustomization file."""
+def generated_resources(folder: Path, check: bool = True) -> tuple[list[str], list[Problem]]:
+    """The resources kustomize-controller lists for a folder without kustomization file (with `check`, each
+    file must decode as YAML, as the controller requires)."""
     resources: list[str] = []
     problems: list[Problem] = []
 
@@ -205,6 +212,9 @@ def generated_resources(folder: Path) -> tuple[list[str], list[Problem]]:
                 else:
                     walk(entry)
             elif entry.is_file() and entry.suffix in (".yaml", ".yml"):
+                if not check:
+                    resources.append(entry.relative_to(folder).as_posix())
+                    continue
                 try:
                     list(yaml.load_all(entry.read_text(encoding="utf-8"), Loader=_Loader))
                 except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
@@ -260,6 +270,7 @@ class Kustomizer:
         self.use_cache = use_cache
         self._line_cache: dict[Path, list[tuple[int, str, str]]] = {}
         self._hash_cache: dict[Path, str] = {}
+        self._memo: dict[Path, tuple[str, Any]] = {}  # parsed kustomization files, shared by every build
         self.stats = {"builds": 0, "cached": 0}
         self._pool: ThreadPoolExecutor | None = None
         self._futures: dict[BuildRequest, Future[BuildOutput]] = {}
@@ -340,11 +351,11 @@ class Kustomizer:
                                            "folder"))
             output.error = f"kustomization path {shown} is not a directory"
             return output, None
-        scanner = _InputScanner(self.repo)
+        scanner = _InputScanner(self.repo, self._memo)
         kfile = _kustomization_file(folder)
         generated: list[str] | None = None
         if kfile is None:
-            generated, problems = generated_resources(folder)
+            generated, problems = generated_resources(folder, check=False)
             output.generated = True
             output.problems.extend(Problem(p.kind, p.message, scanner.rel(Path(p.file)), 0) for p in problems)
             if problems:
@@ -396,6 +407,12 @@ class Kustomizer:
                 output.cached = True
                 with self._lock:
                     self.stats["cached"] += 1
+                return output, None
+        if output.generated:  # a cache miss: now check that every listed file decodes, like the controller
+            _, problems = generated_resources(folder)
+            if problems:
+                output.problems.extend(Problem(p.kind, p.message, scanner.rel(Path(p.file)), 0) for p in problems)
+                output.error = problems[0].message
                 return output, None
         solo = any(k in original for k in ("buildMetadata", "sortOptions", "openapi"))
         return output, _Job(output, folder, edited, scanner.files | scanner.visited, key, solo)

@@ -85,8 +85,8 @@ def changed_files(repo: Path, revision: str) -> list[str]:
     return sorted({line.strip() for line in (diff.stdout + untracked.stdout).splitlines() if line.strip()})
 
 
-def _schema_findings(renders: dict[str, ClusterRender], version: str, locations: list[str], cache_dir: Path
-                     ) -> tuple[list[Finding], list[str]]:
+def _schema_findings(renders: dict[str, ClusterRender], version: str, locations: list[str], cache_dir: Path,
+                     only: dict[str, set[str]] | None = None) -> tuple[list[Finding], list[str]]:
     try:
         from greenfield.adapters.schemas import build_schema_validator, default_schema_locations
         from greenfield.core.schema_validation import derived_crds
@@ -97,6 +97,8 @@ def _schema_findings(renders: dict[str, ClusterRender], version: str, locations:
     for name, render in renders.items():
         objects = render.objects
         validator = build_schema_validator(version, configured, cache_dir, derived_crds(objects))
+        if only is not None:  # --changed-since: only the affected Kustomizations' objects
+            objects = [obj for obj in objects if obj.kustomization in only.get(name, set())]
         for item in validator.validate(objects):
             findings.append(item if item.cluster else replace(item, cluster=name))
     return findings, []
@@ -132,25 +134,33 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     findings = run_rules(context, options.only_rules or None)
     timings["rules"] = time.perf_counter() - step
 
+    changed: list[str] | None = None
+    affected: dict[str, set[str]] | None = None
+    if options.changed_since:
+        changed = changed_files(repo, options.changed_since)
+        affected = {}
+        for name, render in renders.items():
+            keys = affected_kustomizations(render, changed)
+            affected[name] = {"" if render.kustomizations[k].synthetic else str(k) for k in keys}
+
     notes: list[str] = []
     if options.schema:
         step = time.perf_counter()
         version = options.kubernetes_version or (
             inventory.platform.versions.kubernetes if inventory is not None else DEFAULT_KUBERNETES_VERSION)
-        schema_findings, schema_notes = _schema_findings(renders, version, options.schemas, cache_dir / "schemas")
+        schema_findings, schema_notes = _schema_findings(renders, version, options.schemas, cache_dir / "schemas",
+                                                         affected)
         findings.extend(schema_findings)
         notes.extend(schema_notes)
         timings["schema"] = time.perf_counter() - step
 
     report = ValidationReport(repo, targets, renders, [], timings, notes=notes)
-    if options.changed_since:
-        changed = changed_files(repo, options.changed_since)
+    if changed is not None and affected is not None:
         report.changed_files = changed
         keep: list[Finding] = []
-        for name, render in renders.items():
-            affected = affected_kustomizations(render, changed)
-            report.affected[name] = sorted(str(k) for k in affected)
-            labels = {"" if render.kustomizations[k].synthetic else str(k) for k in affected}
+        for name in renders:
+            labels = affected[name]
+            report.affected[name] = sorted(label for label in labels if label)
             keep.extend(f for f in findings if f.cluster == name and (
                 f.kustomization in labels or (f.file and f.file in changed)))
         keep.extend(f for f in findings if not f.cluster)

@@ -20,6 +20,7 @@ Pure: no I/O. Everything here is data in, data out.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -427,6 +428,8 @@ class ObjectSubstitution:
 def substitute_object(body: dict[str, Any], variables: Mapping[str, str], strict: bool = False,
                       text: str | None = None) -> ObjectSubstitution:
     """Apply postBuild substitution to one object. Callers check `is_disabled` and empty variables first."""
+    if text is None and "$" not in json.dumps(body, default=str):
+        return ObjectSubstitution(body, Expansion(""))  # nothing to expand: skip the YAML round trip
     source = text if text is not None else to_yaml(body)
     if "$" not in source:
         return ObjectSubstitution(body, Expansion(source))
