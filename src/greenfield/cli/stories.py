@@ -6,6 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from greenfield.app.stories import story_board
@@ -36,8 +37,8 @@ def print_board(board: Board) -> None:
     for item in board.stories:
         failing = [(c.cluster, f) for c in item.clusters for f in c.findings]
         for cluster, finding in failing[:3]:
-            console.print(f"  [red]{item.story.number:>2}[/] {cluster}: {finding.rule} {finding.location()}: "
-                          f"{finding.message}", markup=False, highlight=False)
+            console.print(f"  [red]{item.story.number:>2}[/] {cluster}: "
+                          + escape(f"{finding.rule} {finding.location()}: {finding.message}"), highlight=False)
         if len(failing) > 3:
             console.print(f"     ... {len(failing) - 3} more failing finding(s) (--format json lists all)")
     gates = Table(title="Sprint go/no-go")
