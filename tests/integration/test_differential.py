@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from greenfield.adapters.upstream import FluxBuild, Kubeconform, normalise, object_key
 from greenfield.app.inventory import load_inventory
@@ -93,8 +92,6 @@ def _compare_cluster(flux: FluxBuild, cluster: str, cluster_render: Any, repo_co
                             f"    repro: {repro}")
             continue
         ours = {object_key(o.body): normalise(o.body) for o in node.objects}
-        if _no_resources(path):
-            theirs = [_without_origin(o) for o in theirs]  # KNOWN DISAGREEMENT, see test_known_origin_annotations
         upstream = {object_key(o): normalise(o) for o in theirs}
         for key in sorted(set(ours) | set(upstream)):
             if ours.get(key) != upstream.get(key):
@@ -105,35 +102,9 @@ def _compare_cluster(flux: FluxBuild, cluster: str, cluster_render: Any, repo_co
     return problems, compared
 
 
-ORIGIN = "config.kubernetes.io/origin"
-
-
-def _no_resources(folder: Path) -> bool:
-    """A kustomization.yaml without `resources:` (only components/generators): fluxcd/pkg/kustomize's generator
-    then sets `buildMetadata: [originAnnotations]`, so Flux applies every object with a
-    config.kubernetes.io/origin annotation; the engine drops that annotation."""
-    for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
-        file = folder / name
-        if file.is_file():
-            loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-            return isinstance(loaded, dict) and not loaded.get("resources")
-    return False
-
-
-def _without_origin(body: dict[str, Any]) -> dict[str, Any]:
-    copy = json.loads(json.dumps(body, default=str))
-    annotations = (copy.get("metadata") or {}).get("annotations")
-    if isinstance(annotations, dict):
-        annotations.pop(ORIGIN, None)
-        if not annotations:
-            copy["metadata"].pop("annotations")
-    return copy
-
-
-@pytest.mark.xfail(strict=True, reason="KNOWN DISAGREEMENT (engine): Flux keeps config.kubernetes.io/origin "
-                   "annotations when a kustomization.yaml has no resources; the engine drops them")
 def test_known_origin_annotations(flux: FluxBuild, tmp_path: Path) -> None:
-    """Minimal reproduction: a folder whose kustomization.yaml only lists a component."""
+    """Minimal reproduction: a folder whose kustomization.yaml only lists a component (Flux then sets
+    buildMetadata: [originAnnotations], so its objects keep config.kubernetes.io/origin; the engine too)."""
     repo = tmp_path / "repo"
     (repo / "components" / "cm").mkdir(parents=True)
     (repo / "components" / "cm" / "kustomization.yaml").write_text(

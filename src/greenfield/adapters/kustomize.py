@@ -37,7 +37,7 @@ from greenfield.errors import CommandError, InputError
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 MAX_BATCH = 16  # Kustomizations per kustomize process
 
 try:
@@ -68,6 +68,7 @@ class _Job:
     needed: set[Path]
     key: str
     solo: bool  # top-level-only kustomization fields (buildMetadata, sortOptions, openapi): never batched
+    keep_origin: bool = False  # Flux's build keeps config.kubernetes.io/origin (see _prepare)
     future: Future[BuildOutput] | None = None
 
 
@@ -414,8 +415,14 @@ class Kustomizer:
                 output.problems.extend(Problem(p.kind, p.message, scanner.rel(Path(p.file)), 0) for p in problems)
                 output.error = problems[0].message
                 return output, None
-        solo = any(k in original for k in ("buildMetadata", "sortOptions", "openapi"))
-        return output, _Job(output, folder, edited, scanner.files | scanner.visited, key, solo)
+        declared = original.get("buildMetadata")
+        metadata: list[Any] = declared if isinstance(declared, list) else []
+        # kustomize-controller gives an existing kustomization without resources buildMetadata
+        # [originAnnotations] (kustomize refuses an "empty" one), so its objects keep their origin annotation
+        keep_origin = (kfile is not None and not original.get("resources")) or "originAnnotations" in metadata
+        solo = any(k in original for k in ("sortOptions", "openapi")) or any(
+            item != "originAnnotations" for item in metadata)
+        return output, _Job(output, folder, edited, scanner.files | scanner.visited, key, solo, keep_origin)
 
     # -- the edited kustomization --------------------------------------------------------------------
     def _edit(self, original: dict[str, Any], request: BuildRequest, folder: Path) -> dict[str, Any]:
@@ -630,40 +637,56 @@ class Kustomizer:
         for document in documents:
             if not isinstance(document, dict):
                 continue
-            index, origin = self._take_origin(document)
+            index, origin, raw = self._take_origin(document)
             if index is None or index >= len(jobs):
                 if len(jobs) != 1:
                     return False
                 index = 0
             job = jobs[index]
+            if job.keep_origin and raw is not None:
+                self._restore_origin(document, raw, job)
             job.output.documents.append(document)
             job.output.origins.append((origin, self._origin_line(origin, document) if origin else 0))
         return True
 
-    def _take_origin(self, document: dict[str, Any]) -> tuple[int | None, str]:
+    def _take_origin(self, document: dict[str, Any]) -> tuple[int | None, str, dict[str, Any] | None]:
+        """Remove the origin annotation; (batch member, repository-relative file, parsed annotation)."""
         metadata = document.get("metadata")
         if not isinstance(metadata, dict):
-            return None, ""
+            return None, "", None
         annotations = metadata.get("annotations")
         if not isinstance(annotations, dict) or ORIGIN_ANNOTATION not in annotations:
-            return None, ""
+            return None, "", None
         raw = annotations.pop(ORIGIN_ANNOTATION)
         if not annotations:
             metadata.pop("annotations")
         try:
             data = yaml.load(str(raw), Loader=_Loader)
         except yaml.YAMLError:
-            return None, ""
+            return None, "", None
         if not isinstance(data, dict):
-            return None, ""
+            return None, "", None
         path = data.get("path")
         if not isinstance(path, str):
             configured = data.get("configuredIn")
             path = configured if isinstance(configured, str) else ""
         match = re.match(r"^b(\d+)/(.*)$", posixpath.normpath(path)) if path else None
         if match is None:
-            return None, ""
-        return int(match.group(1)), match.group(2)
+            return None, "", data
+        return int(match.group(1)), match.group(2), data
+
+    def _restore_origin(self, document: dict[str, Any], data: dict[str, Any], job: _Job) -> None:
+        """Put the origin annotation back as kustomize writes it when the build starts at the job's folder."""
+        base = job.folder.relative_to(self.repo).as_posix() if job.folder != self.repo else "."
+        restored: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in ("path", "configuredIn") and isinstance(value, str):
+                match = re.match(r"^b\d+/(.*)$", posixpath.normpath(value))
+                value = posixpath.relpath(match.group(1) if match else value, base)
+            restored[key] = value
+        metadata = document.setdefault("metadata", {})
+        annotations = metadata.setdefault("annotations", {})
+        annotations[ORIGIN_ANNOTATION] = yaml.safe_dump(restored, sort_keys=False)
 
     def _kfile(self, path: str) -> str:
         """The kustomization file of a build folder (repository-relative), "" when it was generated."""
