@@ -36,16 +36,17 @@ def finding_line(item: Finding) -> str:
 
 
 def print_text(report: ValidationReport) -> None:
-    table = Table(title="greenfield validate", show_lines=False)
-    for column in ("cluster / Kustomization", "objects", "kustomizations", "helm releases", "errors", "warnings",
-                   "info"):
-        table.add_column(column, justify="left" if column.startswith("cluster") else "right")
+    table = Table(title="greenfield validate", show_lines=False,
+                  caption="obj objects, ks Flux Kustomizations, hr HelmReleases, err/warn/info findings")
+    table.add_column("cluster / Kustomization", justify="left", no_wrap=True, overflow="ellipsis", ratio=1)
+    for column in ("obj", "ks", "hr", "err", "warn", "info"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     by_place: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     for item in report.findings:
         by_place[(item.cluster, item.kustomization)].append(item)
     for name, render in report.renders.items():
         counts = {s: sum(1 for f in report.findings if f.cluster == name and f.severity == s) for s in Severity}
-        table.add_row(f"[bold]{name}[/] ({render.entry})", str(len(render.objects)), str(len(render.kustomizations)),
+        table.add_row(f"[bold]{name}[/] {render.entry}", str(len(render.objects)), str(len(render.kustomizations)),
                       str(len(render.helm_releases)), str(counts[Severity.ERROR]), str(counts[Severity.WARNING]),
                       str(counts[Severity.INFO]))
         for node in render.ordered_kustomizations():
@@ -54,7 +55,7 @@ def print_text(report: ValidationReport) -> None:
             if not found and node.built:
                 continue
             releases = sum(1 for r in render.helm_releases.values() if r.kustomization == label)
-            state = "" if node.built else " [red](not built)[/]"
+            state = "" if node.built else " [red]not built[/]"
             table.add_row(f"  {label or '(entry)'}{state}", str(len(node.objects)), "", str(releases),
                           str(sum(f.severity == Severity.ERROR for f in found)),
                           str(sum(f.severity == Severity.WARNING for f in found)),
