@@ -38,7 +38,7 @@ def finding_line(item: Finding) -> str:
 def print_text(report: ValidationReport) -> None:
     table = Table(title="greenfield validate", show_lines=False,
                   caption="obj objects, ks Flux Kustomizations, hr HelmReleases, err/warn/info findings")
-    table.add_column("cluster / Kustomization", justify="left", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("cluster / Kustomization", justify="left", no_wrap=True, overflow="ellipsis", max_width=38)
     for column in ("obj", "ks", "hr", "err", "warn", "info"):
         table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     by_place: dict[tuple[str, str], list[Finding]] = defaultdict(list)
