@@ -37,7 +37,7 @@ def finding_line(item: Finding) -> str:
 
 def print_text(report: ValidationReport) -> None:
     table = Table(title="greenfield validate", show_lines=False,
-                  caption="obj objects, ks Flux Kustomizations, hr HelmReleases, err/warn/info findings")
+                  caption="obj objects, ks Flux Kustomizations, hr HelmReleases, err/warn/info findings, ✗ not built")
     table.add_column("cluster / Kustomization", justify="left", no_wrap=True, overflow="ellipsis", max_width=38)
     for column in ("obj", "ks", "hr", "err", "warn", "info"):
         table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
@@ -55,8 +55,8 @@ def print_text(report: ValidationReport) -> None:
             if not found and node.built:
                 continue
             releases = sum(1 for r in render.helm_releases.values() if r.kustomization == label)
-            state = "" if node.built else " [red]not built[/]"
-            table.add_row(f"  {label or '(entry)'}{state}", str(len(node.objects)), "", str(releases),
+            state = "  " if node.built else "[red]✗[/] "
+            table.add_row(f"{state}{label or '(entry)'}", str(len(node.objects)), "", str(releases),
                           str(sum(f.severity == Severity.ERROR for f in found)),
                           str(sum(f.severity == Severity.WARNING for f in found)),
                           str(sum(f.severity == Severity.INFO for f in found)))
