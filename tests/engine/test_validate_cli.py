@@ -97,3 +97,16 @@ def test_changed_since_limits_findings_to_affected_kustomizations(tmp_path: Path
     assert changed.changed_files == ["kubernetes/apps/grafana/app/dashboard.yaml"]
     assert {f.kustomization for f in changed.findings} == {"flux-system/grafana"}
     assert changed.affected["dev"] == ["flux-system/grafana"]
+
+
+def test_new_file_in_a_generated_folder_affects_its_kustomization(tmp_path: Path, build_cache: Path) -> None:
+    repo = make_repo(tmp_path)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "base")
+    (repo / "kubernetes/apps/podinfo/app/extra.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  home: ${HOME}\n", encoding="utf-8")
+    report = run(repo, build_cache, changed_since="HEAD")
+    assert report.changed_files == ["kubernetes/apps/podinfo/app/extra.yaml"]
+    assert "flux-system/podinfo" in report.affected["dev"]
+    assert [f.rule for f in report.findings] == ["substitution/runtime-placeholder"]

@@ -566,8 +566,16 @@ def duplicate_objects(render: ClusterRender) -> dict[tuple[str, str, str, str], 
 def affected_kustomizations(render: ClusterRender, changed: Iterable[str]) -> set[NamespacedName]:
     """Kustomizations whose inputs include a changed file, plus their descendants and dependents."""
     changed_set = set(changed)
-    affected = {key for key, node in render.kustomizations.items()
-                if changed_set.intersection(node.inputs) or node.file in changed_set}
+
+    def touched(node: KustomizationNode) -> bool:
+        if changed_set.intersection(node.inputs) or node.file in changed_set:
+            return True
+        if node.generated or not node.built:  # a new file in a generated folder (or one that failed) counts
+            prefix = f"{node.path}/" if node.path else ""
+            return any(name.startswith(prefix) and name.endswith((".yaml", ".yml")) for name in changed_set)
+        return False
+
+    affected = {key for key, node in render.kustomizations.items() if touched(node)}
     grew = True
     while grew:
         grew = False
