@@ -110,3 +110,12 @@ def test_new_file_in_a_generated_folder_affects_its_kustomization(tmp_path: Path
     assert report.changed_files == ["kubernetes/apps/podinfo/app/extra.yaml"]
     assert "flux-system/podinfo" in report.affected["dev"]
     assert [f.rule for f in report.findings] == ["substitution/runtime-placeholder"]
+
+
+def test_strict_substitution_fails_the_kustomization_like_the_feature_gate(tmp_path: Path, build_cache: Path) -> None:
+    repo = make_repo(tmp_path, "undefined-variable")
+    report = run(repo, build_cache, strict_substitution=True)
+    [item] = [f for f in report.findings if f.rule == "substitution/undefined-variable"]
+    assert 'variable not set (strict mode): "DOMAN"' in item.message
+    podinfo = report.renders["dev"].kustomizations
+    assert not any(o.kind == "HelmRelease" for n in podinfo.values() for o in n.objects)

@@ -135,6 +135,9 @@ def command(
     changed_since: str = typer.Option("", "--changed-since", help="Only Kustomizations whose inputs changed since REV."),
     no_schema: bool = typer.Option(False, "--no-schema", help="Skip schema validation."),
     strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
+    strict_substitution: bool = typer.Option(False, "--strict-substitution",
+                                             help="Emulate Flux's StrictPostBuildSubstitutions feature gate: an "
+                                                  "undefined variable fails its whole Kustomization."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the kustomize build cache."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Build cache folder (default .greenfield/cache)."),
 ) -> None:
@@ -142,7 +145,8 @@ def command(
     root = repo_option(repo)
     options = ValidateOptions(cluster_paths=cluster_path, substitute_from=substitute_from, schemas=schemas,
                               kubernetes_version=kubernetes_version, schema=not no_schema,
-                              changed_since=changed_since, cache_dir=cache_dir, use_cache=not no_cache)
+                              changed_since=changed_since, cache_dir=cache_dir, use_cache=not no_cache,
+                              strict_substitution=strict_substitution)
     report = validate_repository(root, cluster, options)
     if output == Format.JSON:
         typer.echo(json.dumps([f.to_dict() for f in report.findings], indent=2))
