@@ -95,3 +95,23 @@ def test_git_url_override_touches_only_the_git_repository() -> None:
     assert _with_git_url(repository, None) is repository
     kustomization = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "spec": {}}
     assert _with_git_url(kustomization, "http://x") is kustomization
+
+
+def test_root_kustomization_patches_the_url_into_what_it_reapplies_from_git() -> None:
+    import yaml
+
+    from greenfield.app.bootstrap import point_sync_at
+
+    repository = {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                  "metadata": {"name": "flux-system", "namespace": "flux-system"},
+                  "spec": {"url": "https://github.com/x/y.git", "secretRef": {"name": "s"}}}
+    root = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "flux-system", "namespace": "flux-system"},
+            "spec": {"path": "./c", "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}
+    assert point_sync_at([repository, root], None) == [repository, root]
+    patched_repository, patched_root = point_sync_at([repository, root], "http://127.0.0.1:5/platform.git")
+    assert patched_repository["spec"] == {"url": "http://127.0.0.1:5/platform.git"}
+    [patch] = patched_root["spec"]["patches"]
+    assert patch["target"] == {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"}
+    assert yaml.safe_load(patch["patch"])["spec"] == {"url": "http://127.0.0.1:5/platform.git", "secretRef": None}
+    assert "patches" not in root["spec"]

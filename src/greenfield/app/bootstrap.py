@@ -175,6 +175,40 @@ def _with_git_url(obj: dict[str, Any], url: str | None) -> dict[str, Any]:
     return {**obj, "spec": {**spec, "url": url}}
 
 
+def point_sync_at(objects: list[dict[str, Any]], url: str | None) -> list[dict[str, Any]]:
+    """The sync objects with the GitRepository at `url`, and each Kustomization reconciling from it patching
+    the same URL into what it applies: the root Kustomization re-applies flux-system/ from git, which would
+    put git's URL back (its spec.patches is not in git, so Flux's own apply leaves the field to greenfield)."""
+    if not url:
+        return objects
+    repositories = [o for o in objects if o.get("kind") == "GitRepository"
+                    and str(o.get("apiVersion", "")).startswith("source.toolkit.fluxcd.io/")]
+    result = []
+    for obj in objects:
+        obj = _with_git_url(obj, url)
+        spec = obj.get("spec") or {}
+        source = spec.get("sourceRef") or {}
+        if obj.get("kind") == "Kustomization" and source.get("kind") == "GitRepository":
+            meta = obj.get("metadata") or {}
+            for repository in repositories:
+                rmeta = repository.get("metadata") or {}
+                if rmeta.get("name") != source.get("name") or rmeta.get("namespace") != source.get(
+                        "namespace", meta.get("namespace")):
+                    continue
+                patch: dict[str, Any] = {"apiVersion": repository["apiVersion"], "kind": "GitRepository",
+                                         "metadata": {"name": rmeta.get("name"), "namespace": rmeta.get("namespace")},
+                                         "spec": {"url": url}}
+                if "secretRef" in (repository.get("spec") or {}):
+                    patch["spec"]["secretRef"] = None
+                patches = [*(spec.get("patches") or []),
+                           {"target": {"kind": "GitRepository", "name": rmeta.get("name"),
+                                       "namespace": rmeta.get("namespace")},
+                            "patch": yaml.safe_dump(patch, sort_keys=False)}]
+                obj = {**obj, "spec": {**spec, "patches": patches}}
+        result.append(obj)
+    return result
+
+
 def _optional_path(wish: dict[str, object] | None, key: str) -> Path | None:
     value = (wish or {}).get(key)
     return Path(str(value)) if value else None
@@ -501,7 +535,7 @@ class Bootstrap:
                               _optional_path(self.local_flux(), "charts"),
                               on_step=lambda _c, step: self.progress("sync", step))
             git_url = git_url or info.git_url
-        bodies = [_with_git_url(self._labelled(o), git_url) for o in objects]
+        bodies = point_sync_at([self._labelled(o) for o in objects], git_url)
         if self._apply_objects("sync", bodies):
             result.status, result.changes = "done", [str(o.id) for o in objects]
         result.detail = "Flux sync applied: " + ", ".join(str(o.id) for o in objects)
