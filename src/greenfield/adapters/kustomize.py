@@ -316,7 +316,13 @@ class Kustomizer:
         if not shared:
             return solo
         size = max(1, min(MAX_BATCH, -(-len(shared) // self.workers)))
-        return solo + [shared[i:i + size] for i in range(0, len(shared), size)]
+        count = -(-len(shared) // size)
+        batches: list[list[_Job]] = [[] for _ in range(count)]
+        # round-robin over jobs sorted by folder: builds of one folder (e.g. per cluster) land in different
+        # batches, as they would collide on object ids inside one kustomize process
+        for index, job in enumerate(sorted(shared, key=lambda j: str(j.folder))):
+            batches[index % count].append(job)
+        return solo + batches
 
     def close(self) -> None:
         with self._lock:
@@ -560,6 +566,8 @@ class Kustomizer:
                     return
                 if not allow_split:
                     raise RuntimeError("batch failed")
+                with self._lock:
+                    self.stats["split_batches"] = self.stats.get("split_batches", 0) + 1
                 for job in jobs:  # one failing (or conflicting) member: build each on its own
                     job.output.documents, job.output.origins = [], []
                     self._run_batch([job], allow_split=False)
