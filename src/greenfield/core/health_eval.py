@@ -54,6 +54,8 @@ def _judge(obj: dict[str, Any], target: Target, needs_nodes: bool) -> Verdict:
         if (obj.get("spec") or {}).get("suspend") is True:
             return Verdict(Status.FAIL, "suspended (spec.suspend: true)")
         return Verdict(Status.NOT_APPLICABLE, "exists; no Flux controllers reconcile on this target")
+    if flux_kind:  # controllers reconcile it: as pods, or as local processes next to a node-less control plane
+        return object_verdict(obj)
     if needs_nodes and target.nodes == 0:
         return _no_nodes("exists; readiness needs running pods")
     if target.nodes == 0 and oid.kind not in PASSIVE_KINDS:
