@@ -75,11 +75,15 @@ def status(
     output: OutputFormat = typer.Option(OutputFormat.TEXT, "--format"),
 ) -> None:
     """Per cluster: the recorded processes (running or not) and whether the API answers /readyz."""
-    statuses = local_status(repo_option(repo), cluster)
+    root = repo_option(repo)
+    statuses = local_status(root, cluster)
+    flux = LocalFlux(default_control_plane(root))
+    loops = {s.name: flux.info(s.name) for s in statuses}
     if output == OutputFormat.JSON:
         print_json([{"name": s.name, "server": s.server, "running": s.running, "api_ready": s.api_ready,
                      "detail": s.detail,
-                     "processes": [{"name": p.name, "pid": p.pid, "running": p.running} for p in s.processes]}
+                     "processes": [{"name": p.name, "pid": p.pid, "running": p.running} for p in s.processes],
+                     "flux": info.to_json() if (info := loops.get(s.name)) else None}
                     for s in statuses])
     else:
         if not statuses:
@@ -89,6 +93,10 @@ def status(
                                                            else "[red]stopped[/]")
             procs = ", ".join(f"{p.name} {p.pid}{'' if p.running else ' (gone)'}" for p in s.processes) or "-"
             console.print(f"{s.name}: {state} {s.server} " + escape(f"[{procs}]"), soft_wrap=True)
+            info = loops.get(s.name)
+            if info and any(p.name == "source-controller" for p in s.processes):
+                console.print(f"   flux: git {info.git_url}" + (f"; charts {info.charts_url}" if info.charts_url else ""),
+                              soft_wrap=True)
     raise typer.Exit(0 if statuses and all(s.api_ready for s in statuses) else 1)
 
 
