@@ -9,14 +9,12 @@ broken copy only rebuilds the Kustomization whose files changed.
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from platform_gates import Edit, Gate, apply_edit, copy_platform, run_validation, serious
 
-from greenfield.app.validate import ValidateOptions, validate_repository
-from greenfield.core.findings import Finding, Severity
+from greenfield.core.findings import Finding
 
 INFRA = "kubernetes/infrastructure"
 PART1_PATHS = (
@@ -43,52 +41,6 @@ spec:
         - peerASN: 64501
           peerAddress: 10.25.11.1/32
 """
-
-
-@dataclass(frozen=True)
-class Edit:
-    file: str  # repository-relative
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class Gate:
-    story: str
-    rule: str  # rule id (or prefix ending with "/")
-    clusters: tuple[str, ...]
-    edits: tuple[Edit, ...]
-    file: str  # the file the finding must point at (or, with `also`, one of them)
-    also: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        return f"{self.story}:{self.rule}"
-
-
-def _copy(repo_root: Path, target: Path) -> Path:
-    shutil.copytree(repo_root / "kubernetes", target / "kubernetes")
-    shutil.copy2(repo_root / "platform.yaml", target / "platform.yaml")
-    return target
-
-
-def _apply(repo: Path, edit: Edit) -> None:
-    path = repo / edit.file
-    if not edit.old:  # create
-        path.write_text(edit.new, encoding="utf-8")
-        return
-    text = path.read_text(encoding="utf-8")
-    assert text.count(edit.old) == 1, f"{edit.file}: expected exactly one {edit.old!r} to break"
-    path.write_text(text.replace(edit.old, edit.new), encoding="utf-8")
-
-
-def _validate(repo: Path, clusters: tuple[str, ...], cache: Path, schemas: Path, schema: bool = True
-              ) -> list[Finding]:
-    options = ValidateOptions(cache_dir=cache, schemas=[str(schemas)], schema=schema)
-    return validate_repository(repo, list(clusters), options).findings
-
-
-def _serious(findings: list[Finding]) -> list[Finding]:
-    return [f for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)]
 
 
 def _in_part1(finding: Finding) -> bool:
@@ -180,9 +132,9 @@ GATES = [
 
 def test_reference_platform_part1_has_no_findings(repo_root: Path, tmp_path: Path, part1_cache: Path,
                                                   crd_schema_dir: Path) -> None:
-    repo = _copy(repo_root, tmp_path)
-    findings = _validate(repo, ("infra", "apps"), part1_cache, crd_schema_dir)
-    ours = [f"{f.severity} {f.rule} {f.cluster} {f.file}: {f.message}" for f in _serious(findings) if _in_part1(f)]
+    repo = copy_platform(repo_root, tmp_path)
+    findings = run_validation(repo, ("infra", "apps"), part1_cache, crd_schema_dir)
+    ours = [f"{f.severity} {f.rule} {f.cluster} {f.file}: {f.message}" for f in serious(findings) if _in_part1(f)]
     assert ours == []
     not_found = [f"{f.cluster} {f.object}" for f in findings if f.rule == "schema/not-found" and _in_part1(f)]
     assert not_found == []
@@ -191,10 +143,10 @@ def test_reference_platform_part1_has_no_findings(repo_root: Path, tmp_path: Pat
 @pytest.mark.parametrize("gate", GATES, ids=str)
 def test_broken_gate_fires(gate: Gate, repo_root: Path, tmp_path: Path, part1_cache: Path,
                            crd_schema_dir: Path) -> None:
-    repo = _copy(repo_root, tmp_path)
+    repo = copy_platform(repo_root, tmp_path)
     for edit in gate.edits:
-        _apply(repo, edit)
-    findings = _serious(_validate(repo, gate.clusters, part1_cache, crd_schema_dir,
+        apply_edit(repo, edit)
+    findings = serious(run_validation(repo, gate.clusters, part1_cache, crd_schema_dir,
                                   schema=gate.rule.startswith("schema/")))
     prefix = gate.rule.endswith("/")
     fired = [f for f in findings if (f.rule.startswith(gate.rule) if prefix else f.rule == gate.rule)]

@@ -10,14 +10,13 @@ broken copy only rebuilds the Kustomizations whose files changed.
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from platform_gates import Edit, Gate, apply_edit, copy_platform, points_at, run_validation, serious
 
 from greenfield.app.validate import ValidateOptions, validate_repository
-from greenfield.core.findings import Finding, Severity
+from greenfield.core.findings import Finding
 
 INFRA = "kubernetes/infrastructure"
 PART2_PATHS = tuple(f"{INFRA}/{area}/" for area in (
@@ -32,58 +31,8 @@ APPS_INCLUDE = "kubernetes/clusters/apps/infrastructure/kustomization.yaml"
 APPS_SETTINGS = "kubernetes/clusters/apps/cluster-settings.yaml"
 
 
-@dataclass(frozen=True)
-class Edit:
-    file: str  # repository-relative
-    old: str  # exact text to replace (must occur once); "" with `whole` replaces every occurrence
-    new: str
-    whole: bool = False
-
-
-@dataclass(frozen=True)
-class Gate:
-    story: str
-    rule: str  # rule id (or prefix ending with "/")
-    clusters: tuple[str, ...]
-    edits: tuple[Edit, ...]
-    file: str  # the file (or folder, ending with "/") the finding must point at
-
-    def __str__(self) -> str:
-        return f"{self.story}:{self.rule}"
-
-
-def _copy(repo_root: Path, target: Path) -> Path:
-    shutil.copytree(repo_root / "kubernetes", target / "kubernetes")
-    shutil.copy2(repo_root / "platform.yaml", target / "platform.yaml")
-    return target
-
-
-def _apply(repo: Path, edit: Edit) -> None:
-    path = repo / edit.file
-    text = path.read_text(encoding="utf-8")
-    if edit.whole:
-        assert edit.old in text, f"{edit.file}: nothing to break ({edit.old!r})"
-        path.write_text(text.replace(edit.old, edit.new), encoding="utf-8")
-        return
-    assert text.count(edit.old) == 1, f"{edit.file}: expected exactly one {edit.old!r} to break"
-    path.write_text(text.replace(edit.old, edit.new), encoding="utf-8")
-
-
-def _validate(repo: Path, clusters: tuple[str, ...], cache: Path, schemas: Path) -> list[Finding]:
-    options = ValidateOptions(cache_dir=cache, schemas=[str(schemas)])
-    return validate_repository(repo, list(clusters), options).findings
-
-
-def _serious(findings: list[Finding]) -> list[Finding]:
-    return [f for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)]
-
-
 def _in_part2(finding: Finding) -> bool:
     return any(finding.file.startswith(p) for p in PART2_PATHS)
-
-
-def _points_at(finding: Finding, target: str) -> bool:
-    return finding.file.startswith(target) if target.endswith("/") else finding.file == target
 
 
 def _drop_setting(name: str, platform_line: str) -> tuple[Edit, ...]:
@@ -168,9 +117,9 @@ GATES = [
 
 def test_reference_platform_part2_has_no_findings(repo_root: Path, tmp_path: Path, part2_cache: Path,
                                                   crd_schema_dir: Path) -> None:
-    repo = _copy(repo_root, tmp_path)
-    findings = _validate(repo, ("infra", "apps"), part2_cache, crd_schema_dir)
-    ours = [f"{f.severity} {f.rule} {f.cluster} {f.file}: {f.message}" for f in _serious(findings) if _in_part2(f)]
+    repo = copy_platform(repo_root, tmp_path)
+    findings = run_validation(repo, ("infra", "apps"), part2_cache, crd_schema_dir)
+    ours = [f"{f.severity} {f.rule} {f.cluster} {f.file}: {f.message}" for f in serious(findings) if _in_part2(f)]
     assert ours == []
     not_found = [f"{f.cluster} {f.object}" for f in findings if f.rule == "schema/not-found" and _in_part2(f)]
     assert not_found == []
@@ -178,7 +127,7 @@ def test_reference_platform_part2_has_no_findings(repo_root: Path, tmp_path: Pat
 
 def test_spire_is_not_rendered_while_off(repo_root: Path, tmp_path: Path, part2_cache: Path,
                                          crd_schema_dir: Path) -> None:
-    repo = _copy(repo_root, tmp_path)
+    repo = copy_platform(repo_root, tmp_path)
     options = ValidateOptions(cache_dir=part2_cache, schemas=[str(crd_schema_dir)])
     report = validate_repository(repo, ["infra", "apps"], options)
     for cluster, render in report.renders.items():
@@ -193,11 +142,11 @@ def test_spire_is_not_rendered_while_off(repo_root: Path, tmp_path: Path, part2_
 @pytest.mark.parametrize("gate", GATES, ids=str)
 def test_broken_gate_fires(gate: Gate, repo_root: Path, tmp_path: Path, part2_cache: Path,
                            crd_schema_dir: Path) -> None:
-    repo = _copy(repo_root, tmp_path)
+    repo = copy_platform(repo_root, tmp_path)
     for edit in gate.edits:
-        _apply(repo, edit)
-    findings = _serious(_validate(repo, gate.clusters, part2_cache, crd_schema_dir))
+        apply_edit(repo, edit)
+    findings = serious(run_validation(repo, gate.clusters, part2_cache, crd_schema_dir))
     prefix = gate.rule.endswith("/")
     fired = [f for f in findings if (f.rule.startswith(gate.rule) if prefix else f.rule == gate.rule)]
     assert fired, f"{gate.rule} did not fire; findings: {[f'{f.rule} {f.file}' for f in findings]}"
-    assert any(_points_at(f, gate.file) for f in fired), [f"{f.rule} {f.file}" for f in fired]
+    assert any(points_at(f, gate.file) for f in fired), [f"{f.rule} {f.file}" for f in fired]

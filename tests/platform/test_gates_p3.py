@@ -9,15 +9,12 @@ findings in the paths of part 3. Builds share one on-disk kustomize cache for th
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
+from platform_gates import Edit, Gate, apply_edit, copy_platform, points_at, run_validation, serious
 
-from greenfield.app.validate import ValidateOptions, validate_repository
-from greenfield.core.findings import Finding, Severity
+from greenfield.core.findings import Finding
 
 WORK = "kubernetes/workloads"
 COMPONENTS = "kubernetes/components"
@@ -30,59 +27,8 @@ PART3_PATHS = (f"{COMPONENTS}/network-policies/", f"{COMPONENTS}/tenant/", f"{CO
 ACCEPTED: set[tuple[str, str]] = set()
 
 
-@dataclass(frozen=True)
-class Edit:
-    file: str  # repository-relative
-    old: str  # exact text to replace; must occur once unless `whole`
-    new: str
-    whole: bool = False
-
-
-@dataclass(frozen=True)
-class Gate:
-    story: str
-    rule: str  # rule id, or a prefix ending with "/"
-    clusters: tuple[str, ...]
-    edits: tuple[Edit, ...]
-    file: str  # the file (or folder, ending with "/") the finding must point at
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return f"{self.story}:{self.rule}"
-
-
-def _copy(repo_root: Path, target: Path) -> Path:
-    shutil.copytree(repo_root / "kubernetes", target / "kubernetes")
-    shutil.copy2(repo_root / "platform.yaml", target / "platform.yaml")
-    return target
-
-
-def _apply(repo: Path, edit: Edit) -> None:
-    path = repo / edit.file
-    text = path.read_text(encoding="utf-8")
-    if edit.whole:
-        assert edit.old in text, f"{edit.file}: nothing to break ({edit.old!r})"
-    else:
-        assert text.count(edit.old) == 1, f"{edit.file}: expected exactly one {edit.old!r} to break"
-    path.write_text(text.replace(edit.old, edit.new), encoding="utf-8")
-
-
-def _validate(repo: Path, clusters: tuple[str, ...], cache: Path, schemas: Path,
-              rule_options: dict[str, Any] | None = None) -> list[Finding]:
-    options = ValidateOptions(cache_dir=cache, schemas=[str(schemas)], rule_options=dict(rule_options or {}))
-    return validate_repository(repo, list(clusters), options).findings
-
-
-def _serious(findings: list[Finding]) -> list[Finding]:
-    return [f for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)]
-
-
 def _in_part3(finding: Finding) -> bool:
     return bool(finding.file) and any(finding.file.startswith(p) for p in PART3_PATHS)
-
-
-def _points_at(finding: Finding, target: str) -> bool:
-    return finding.file.startswith(target) if target.endswith("/") else finding.file == target
 
 
 def _drop_setting(repo_root: Path, name: str, clusters: tuple[str, ...]) -> tuple[Edit, ...]:
@@ -179,9 +125,9 @@ stringData:
 
 def test_reference_platform_part3_has_no_findings(repo_root: Path, tmp_path: Path, part3_cache: Path,
                                                   crd_schema_dir: Path) -> None:
-    repo = _copy(repo_root, tmp_path)
-    findings = _validate(repo, ("infra", "apps"), part3_cache, crd_schema_dir)
-    ours = [f"{f.severity} {f.rule} {f.cluster} {f.file}: {f.message}" for f in _serious(findings)
+    repo = copy_platform(repo_root, tmp_path)
+    findings = run_validation(repo, ("infra", "apps"), part3_cache, crd_schema_dir)
+    ours = [f"{f.severity} {f.rule} {f.cluster} {f.file}: {f.message}" for f in serious(findings)
             if _in_part3(f) and (f.rule, f.file) not in ACCEPTED]
     assert ours == []
     not_found = [f"{f.cluster} {f.object}" for f in findings if f.rule == "schema/not-found" and _in_part3(f)]
@@ -191,13 +137,14 @@ def test_reference_platform_part3_has_no_findings(repo_root: Path, tmp_path: Pat
 @pytest.mark.parametrize("gate", GATES, ids=str)
 def test_broken_gate_fires(gate: Gate, repo_root: Path, tmp_path: Path, part3_cache: Path,
                            crd_schema_dir: Path) -> None:
-    repo = _copy(repo_root, tmp_path)
+    repo = copy_platform(repo_root, tmp_path)
     for edit in gate.edits:
-        _apply(repo, edit)
+        apply_edit(repo, edit)
     if gate.story == "STORY-BACKUP-VOLSYNC-APPS":
         (repo / COMPONENTS / "volsync" / "secret.yaml").write_text(PLAINTEXT_SECRET, encoding="utf-8")
-    findings = _serious(_validate(repo, gate.clusters, part3_cache, crd_schema_dir, gate.options))
+    findings = serious(run_validation(repo, gate.clusters, part3_cache, crd_schema_dir,
+                                      rule_options=gate.options))
     prefix = gate.rule.endswith("/")
     fired = [f for f in findings if (f.rule.startswith(gate.rule) if prefix else f.rule == gate.rule)]
     assert fired, f"{gate.rule} did not fire; findings: {[f'{f.rule} {f.file}' for f in findings]}"
-    assert any(_points_at(f, gate.file) for f in fired), [f"{f.rule} {f.file}" for f in fired]
+    assert any(points_at(f, gate.file) for f in fired), [f"{f.rule} {f.file}" for f in fired]
