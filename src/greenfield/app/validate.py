@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from greenfield.adapters import yamlio
 from greenfield.adapters.command import Command
 from greenfield.app.inventory import load_inventory
 from greenfield.app.render import ClusterTarget, RenderOptions, render_repository, select_clusters
@@ -18,6 +20,7 @@ from greenfield.core.findings import Finding, Severity, count_by_severity
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender
 from greenfield.core.rules.base import RuleContext, run_rules
+from greenfield.core.rules.graph import bootstrap_groups
 from greenfield.core.settings import cluster_settings
 from greenfield.errors import CommandError, GreenfieldError, InputError
 
@@ -104,6 +107,22 @@ def _schema_findings(renders: dict[str, ClusterRender], version: str, locations:
     return findings, []
 
 
+BOOTSTRAP_DEFINITIONS = "bootstrap/bootstrap.yaml"
+
+
+def repository_rule_options(repo: Path, inventory: Inventory | None, given: dict[str, Any]) -> dict[str, Any]:
+    """Rule options the repository itself states: the bootstrap's CRD groups, the SPIRE flag; given ones win."""
+    derived: dict[str, Any] = {}
+    definitions = repo / BOOTSTRAP_DEFINITIONS
+    if definitions.is_file():
+        # a broken definitions file is the bootstrap's to report; the rules then fall back to their defaults
+        with contextlib.suppress(GreenfieldError):
+            derived["bootstrap_crd_groups"] = sorted(bootstrap_groups([yamlio.load_file(definitions)]))
+    if inventory is not None:
+        derived["spire_enabled"] = inventory.platform.features.spire
+    return {**derived, **given}
+
+
 def validate_repository(repo: Path, clusters: list[str] | None = None, options: ValidateOptions | None = None
                         ) -> ValidationReport:
     """Render the clusters (all by default), run every rule and the schema check; never raises for findings."""
@@ -130,7 +149,8 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
                 except (GreenfieldError, ValueError):
                     settings[name] = {}
     step = time.perf_counter()
-    context = RuleContext(renders=renders, inventory=inventory, settings=settings, options=options.rule_options)
+    context = RuleContext(renders=renders, inventory=inventory, settings=settings,
+                          options=repository_rule_options(repo, inventory, options.rule_options))
     findings = run_rules(context, options.only_rules or None)
     timings["rules"] = time.perf_counter() - step
 
