@@ -54,6 +54,20 @@ class Helm:
             output = Command(argv, env=self._env(home), timeout=self.timeout).run().stdout
         return [doc for doc in yaml.safe_load_all(output) if isinstance(doc, dict)]
 
+    def template_raw(self, release: str, chart: str, namespace: str, values: dict[str, Any], *,
+                     include_crds: bool, kube_version: str, home: Path, version: str = "") -> tuple[int, str, str]:
+        """`helm template` offline: (exit code, stdout, stderr); a failing chart is data, not an exception."""
+        with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:
+            values_file = Path(scratch) / "values.yaml"
+            values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
+            argv = [self.binary, "template", release, chart, "--namespace", namespace, "--values", str(values_file)]
+            argv += ["--version", version] if version and not Path(chart).exists() else []
+            argv += ["--include-crds"] if include_crds else ["--skip-crds"]
+            argv += ["--kube-version", kube_version] if kube_version else []
+            result = Command(argv, env=self._env(home), timeout=self.timeout,
+                             allowed_exit_codes=frozenset(range(256))).run()
+        return result.returncode, result.stdout, result.stderr
+
     def upgrade_install(self, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
                         *, home: Path, wait: bool) -> None:
         with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:

@@ -32,6 +32,9 @@ class RenderOptions:
     use_cache: bool = True
     strict: bool = False
     workers: int = 2
+    chart_dirs: list[Path] = field(default_factory=list)  # --chart-dir: charts supplied locally
+    kube_version: str = ""  # helm template --kube-version
+    render_charts: bool = True
 
 
 def _relative(repo: Path, path: str) -> str:
@@ -107,7 +110,13 @@ class RenderResult:
 
 def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderOptions) -> RenderResult:
     started = time.perf_counter()
-    engine_options = EngineOptions(strict=options.strict, extra_sources=load_sources(options.substitute_from))
+    engine_options = EngineOptions(strict=options.strict, extra_sources=load_sources(options.substitute_from),
+                                   kube_version=options.kube_version)
+    if options.render_charts:
+        from greenfield.adapters.charts import ChartRenderer
+
+        engine_options.charts = ChartRenderer(repo, options.chart_dirs, options.cache_dir, use_cache=options.use_cache,
+                                              workers=options.workers)
     with Kustomizer(repo, options.cache_dir, workers=options.workers, use_cache=options.use_cache) as kustomizer:
         # clusters walk concurrently: their builds share one pool of `workers` kustomize processes
         with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:

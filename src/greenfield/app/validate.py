@@ -40,6 +40,8 @@ class ValidateOptions:
     strict_substitution: bool = False  # emulate Flux's StrictPostBuildSubstitutions feature gate
     rule_options: dict[str, Any] = field(default_factory=dict)
     only_rules: list[str] = field(default_factory=list)  # rule id prefixes (default: all)
+    chart_dirs: list[Path] = field(default_factory=list)  # --chart-dir: folders of <name>-<version>[.tgz] charts
+    require_charts: bool = False  # a chart that is not available locally is a warning
 
 
 @dataclass
@@ -123,6 +125,33 @@ def repository_rule_options(repo: Path, inventory: Inventory | None, given: dict
     return {**derived, **given}
 
 
+def chart_findings(renders: dict[str, ClusterRender], require_charts: bool, only_rules: list[str]
+                   ) -> list[Finding]:
+    """build/chart-template (a local chart helm cannot template) and, with --require-charts,
+    build/chart-missing (a chart not available locally: its objects are not validated)."""
+    wanted = tuple(only_rules)
+    findings: list[Finding] = []
+    for name, render in renders.items():
+        for info in render.helm_releases.values():
+            obj = f"HelmRelease/{info.key.namespace}/{info.key.name}"
+            chart = info.chart_path or info.chart or "?"
+            if info.chart_error and (not wanted or "build/chart-template".startswith(wanted)):
+                findings.append(Finding(
+                    "build/chart-template", Severity.ERROR,
+                    f"chart {chart} ({info.chart_file}) fails to template: {info.chart_error}", name,
+                    info.kustomization, obj, info.file,
+                    hint="fix the chart template or the values; `helm template` shows the same error"))
+            missing = not info.rendered and not info.chart_error
+            if require_charts and missing and (not wanted or "build/chart-missing".startswith(wanted)):
+                reason = info.chart_skipped or "not available locally"
+                findings.append(Finding(
+                    "build/chart-missing", Severity.WARNING,
+                    f"chart {chart}{' ' + info.version if info.version else ''} is {reason}: its objects are "
+                    "not validated", name, info.kustomization, obj, info.file,
+                    hint="pass --chart-dir DIR holding <name>-<version>.tgz (helm pull) or <name>-<version>/"))
+    return findings
+
+
 def validate_repository(repo: Path, clusters: list[str] | None = None, options: ValidateOptions | None = None
                         ) -> ValidationReport:
     """Render the clusters (all by default), run every rule and the schema check; never raises for findings."""
@@ -133,9 +162,12 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     inventory = _inventory(repo)
     targets = select_clusters(repo, inventory, list(clusters or []), options.cluster_paths)
     cache_dir = options.cache_dir or repo / ".greenfield" / "cache"
+    version = options.kubernetes_version or (
+        inventory.platform.versions.kubernetes if inventory is not None else DEFAULT_KUBERNETES_VERSION)
     render_options = RenderOptions(cluster_paths=options.cluster_paths, substitute_from=options.substitute_from,
                                    cache_dir=cache_dir, use_cache=options.use_cache,
-                                   strict=options.strict_substitution)
+                                   strict=options.strict_substitution, chart_dirs=list(options.chart_dirs),
+                                   kube_version=version)
     rendered = render_repository(repo, targets, render_options)
     timings["render"] = rendered.seconds
     renders = rendered.renders
@@ -152,6 +184,7 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     context = RuleContext(renders=renders, inventory=inventory, settings=settings,
                           options=repository_rule_options(repo, inventory, options.rule_options))
     findings = run_rules(context, options.only_rules or None)
+    findings.extend(chart_findings(renders, options.require_charts, options.only_rules))
     timings["rules"] = time.perf_counter() - step
 
     changed: list[str] | None = None
@@ -166,8 +199,6 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     notes: list[str] = []
     if options.schema:
         step = time.perf_counter()
-        version = options.kubernetes_version or (
-            inventory.platform.versions.kubernetes if inventory is not None else DEFAULT_KUBERNETES_VERSION)
         schema_findings, schema_notes = _schema_findings(renders, version, options.schemas, cache_dir / "schemas",
                                                          affected)
         findings.extend(schema_findings)

@@ -140,13 +140,19 @@ def command(
                                                   "undefined variable fails its whole Kustomization."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the kustomize build cache."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Build cache folder (default .greenfield/cache)."),
+    chart_dir: list[Path] = typer.Option([], "--chart-dir",
+                                         help="Folder of Helm charts (<name>-<version>/, <name>-<version>.tgz or "
+                                              "<name>/) to render HelmReleases with (repeatable)."),
+    require_charts: bool = typer.Option(False, "--require-charts",
+                                        help="Warn about every HelmRelease whose chart is not available locally."),
 ) -> None:
     """Render every cluster offline as Flux would and report what breaks reconciliation."""
     root = repo_option(repo)
     options = ValidateOptions(cluster_paths=cluster_path, substitute_from=substitute_from, schemas=schemas,
                               kubernetes_version=kubernetes_version, schema=not no_schema,
                               changed_since=changed_since, cache_dir=cache_dir, use_cache=not no_cache,
-                              strict_substitution=strict_substitution)
+                              strict_substitution=strict_substitution, chart_dirs=chart_dir,
+                              require_charts=require_charts)
     report = validate_repository(root, cluster, options)
     if output == Format.JSON:
         typer.echo(json.dumps([f.to_dict() for f in report.findings], indent=2))

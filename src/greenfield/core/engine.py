@@ -108,10 +108,57 @@ class Builder(Protocol):
     def build_many(self, requests: Sequence[BuildRequest]) -> list[BuildOutput]: ...
 
 
+@dataclass(frozen=True)
+class ChartRequest:
+    """One `helm template` of a HelmRelease's chart, with everything the engine resolved for it."""
+
+    release: str
+    namespace: str
+    chart: str  # the chart's name (for --chart-dir look-ups)
+    version: str  # the pinned version ("" when none)
+    local_path: str  # repository-relative chart folder/tgz when the source is this repository, else ""
+    values_json: str  # the merged values as canonical JSON (hashable, cache key material)
+    include_crds: bool
+    kube_version: str = ""
+
+    @property
+    def values(self) -> dict[str, Any]:
+        loaded = json.loads(self.values_json)
+        return loaded if isinstance(loaded, dict) else {}
+
+
+@dataclass
+class ChartOutput:
+    found: bool  # False: the chart is remote and not supplied (not an error)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # per document: the template file it came from
+    file: str = ""  # where the chart was read from (repository-relative when inside the repository)
+    error: str = ""  # helm's message when templating failed
+    skipped: str = ""  # why a found chart was not templated (helm not available, ...)
+    inputs: list[str] = field(default_factory=list)  # repository-relative chart files (for --changed-since)
+    cached: bool = False
+
+
+class ChartRenderer(Protocol):
+    def render_many(self, requests: Sequence[ChartRequest]) -> list[ChartOutput]: ...
+
+
 @dataclass
 class EngineOptions:
     strict: bool = False  # emulate the StrictPostBuildSubstitutions feature gate (fail on undefined)
     extra_sources: list[dict[str, Any]] = field(default_factory=list)  # --substitute-from objects
+    charts: ChartRenderer | None = None  # renders charts found locally / in --chart-dir (None: never render)
+    kube_version: str = ""  # helm template --kube-version
+
+
+# kinds helm installs without a namespace: everything else lands in the release namespace
+CLUSTER_SCOPED = frozenset({
+    "Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "PriorityClass",
+    "StorageClass", "PersistentVolume", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "APIService", "IngressClass",
+    "RuntimeClass", "CSIDriver", "CSINode", "VolumeSnapshotClass", "Node", "ClusterIssuer",
+    "GatewayClass", "ClusterPolicy", "CiliumClusterwideNetworkPolicy",
+})
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -303,6 +350,10 @@ class _ClusterRun:
         kind = str(reference.get("kind", ""))
         name = str(reference.get("name", ""))
         namespace = str(reference.get("namespace") or node.key.namespace)
+        return self._is_local_source(kind, namespace, name)
+
+    def _is_local_source(self, kind: str, namespace: str, name: str) -> bool:
+        """The source is this repository (the sync's GitRepository, or one with the same URL)."""
         if self.root_source is None:
             if kind == "GitRepository" and name == "flux-system":
                 return True
@@ -509,6 +560,10 @@ class _ClusterRun:
                     inner = _as_dict(found.spec.get("sourceRef"))
                     repo = index.get((str(inner.get("kind", "")), found.namespace, str(inner.get("name", ""))))
                     info.source_url = str(repo.spec.get("url", "")) if repo is not None else ""
+                    inner_namespace = str(inner.get("namespace") or found.namespace)
+                    if str(inner.get("kind", "")) == "GitRepository" and self._is_local_source(
+                            "GitRepository", inner_namespace, str(inner.get("name", ""))):
+                        info.chart_path = normalise_path(info.chart) or ""
             elif chart_spec:
                 reference = _as_dict(chart_spec.get("sourceRef"))
                 kind = str(reference.get("kind", ""))
@@ -519,6 +574,12 @@ class _ClusterRun:
                 found = index.get((kind, source.namespace, source.name))
                 if found is not None:
                     info.source_url = str(found.spec.get("url", ""))
+                if kind == "GitRepository" and self._is_local_source(kind, source.namespace, source.name):
+                    info.chart_path = normalise_path(info.chart) or ""
+            target_namespace = str(spec.get("targetNamespace") or "")
+            info.release_namespace = target_namespace or obj.namespace
+            info.release_name = str(spec.get("releaseName") or (
+                f"{target_namespace}-{obj.name}" if target_namespace else obj.name))
             values: dict[str, Any] = {}
             for reference in spec.get("valuesFrom") or []:
                 if not isinstance(reference, dict):
@@ -545,6 +606,51 @@ class _ClusterRun:
                 values = _merge(values, inline)
             info.values = values
             self.render.helm_releases.setdefault(key, info)
+        if self.options.charts is not None:
+            self._render_charts(self.options.charts)
+
+    def _render_charts(self, charts: ChartRenderer) -> None:
+        """Template every chart the renderer can find; their objects join the HelmRelease's Kustomization."""
+        releases = [info for info in self.render.helm_releases.values() if info.chart or info.chart_path]
+        if not releases:
+            return
+        requests = []
+        for info in releases:
+            install = _as_dict(_as_dict(info.body.get("spec")).get("install"))
+            requests.append(ChartRequest(
+                release=info.release_name, namespace=info.release_namespace,
+                chart=info.chart.rstrip("/").rsplit("/", 1)[-1], version=info.version, local_path=info.chart_path,
+                values_json=json.dumps(info.values, sort_keys=True, default=str),
+                include_crds=str(install.get("crds") or "Create") != "Skip", kube_version=self.options.kube_version))
+        nodes = {("" if node.synthetic else str(node.key)): node for node in self.render.kustomizations.values()}
+        for info, output in zip(releases, charts.render_many(requests), strict=True):
+            node = nodes.get(info.kustomization)
+            if node is not None:
+                node.inputs.extend(name for name in output.inputs if name not in node.inputs)
+            if not output.found:
+                continue
+            info.chart_file = output.file
+            if output.skipped:
+                info.chart_skipped = output.skipped
+                continue
+            if output.error:
+                info.chart_error = output.error
+                continue
+            info.rendered = True
+            if node is None:
+                continue
+            origin = posixpath.basename(info.chart_path) if info.chart_path else info.chart
+            origin += f"-{info.version}" if info.version else ""
+            origin += f" (HelmRelease {info.key})"
+            sources = output.sources + [output.file] * (len(output.documents) - len(output.sources))
+            for body, source in zip(output.documents, sources, strict=False):
+                body = json.loads(json.dumps(body))
+                metadata = body.setdefault("metadata", {})
+                if isinstance(metadata, dict) and not metadata.get("namespace") \
+                        and str(body.get("kind", "")) not in CLUSTER_SCOPED:
+                    metadata["namespace"] = info.release_namespace
+                node.objects.append(RenderedObject(body=body, cluster=self.cluster, kustomization=info.kustomization,
+                                                   file=source or output.file, chart=origin))
 
 
 def render_cluster(cluster: str, entry: str, builder: Builder, options: EngineOptions | None = None

@@ -45,6 +45,7 @@ class RenderedObject:
     file: str = ""  # repository-relative file the object was read from, when known
     line: int = 0
     encrypted: bool = False  # SOPS-encrypted in git (a top-level `sops:` key): data is opaque, never decrypted
+    chart: str = ""  # rendered from a Helm chart: "<chart>-<version> (HelmRelease <namespace>/<name>)"
 
     @property
     def id(self) -> ObjectId:
@@ -143,6 +144,13 @@ class HelmReleaseInfo:
     version: str = ""  # pinned tag/semver/digest
     values: dict[str, Any] = field(default_factory=dict)  # spec.values merged with valuesFrom (when resolvable)
     file: str = ""
+    release_name: str = ""  # spec.releaseName, else helm-controller's default (<targetNamespace>-<name> or name)
+    release_namespace: str = ""  # spec.targetNamespace, else the HelmRelease's namespace
+    chart_path: str = ""  # repository-relative chart folder/tgz when the chart source is this repository
+    rendered: bool = False  # the chart was found (locally or via --chart-dir) and templated
+    chart_file: str = ""  # where the rendered chart was read from
+    chart_error: str = ""  # helm's message when the chart failed to template
+    chart_skipped: str = ""  # why a found chart was not templated (e.g. helm not built)
 
 
 @dataclass

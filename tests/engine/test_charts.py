@@ -1,0 +1,176 @@
+"""Local Helm charts: a HelmRelease whose chart is in the repository (or in --chart-dir) is templated with
+the pinned helm and its objects join the render (schema-validated, rules applied); remote charts are no error."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.engine.conftest import BASIC, FIXTURES, make_repo, run
+
+from greenfield.adapters.command import Command
+from greenfield.core.engine import ChartOutput, ChartRequest, render_cluster
+from greenfield.core.model import NamespacedName
+
+SCENARIO = FIXTURES / "local-chart"
+HELLO = NamespacedName("hello", "hello")
+
+
+def chart_repo(tmp: Path) -> Path:
+    """basic + the hello app (HelmRelease → ./charts/hello through the flux-system GitRepository)."""
+    repo = tmp / "repo"
+    shutil.copytree(BASIC, repo)
+    shutil.copytree(SCENARIO / "repo", repo, dirs_exist_ok=True)
+    shutil.copytree(SCENARIO / "charts", repo / "charts")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def helm(upstream_tools) -> Path:  # type: ignore[no-untyped-def]
+    upstream_tools.ensure(["helm"])
+    return Path(upstream_tools.binary("helm"))
+
+
+def chart_objects(report, cluster: str = "dev") -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    return {str(o.id): o for o in report.renders[cluster].objects if o.chart}
+
+
+# -- without helm: the engine's side with a fake renderer ---------------------------------------------------
+
+class FakeCharts:
+    def __init__(self) -> None:
+        self.requests: list[ChartRequest] = []
+
+    def render_many(self, requests: Sequence[ChartRequest]) -> list[ChartOutput]:
+        self.requests.extend(requests)
+        documents = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "from-chart"}},
+                     {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "cr"}}]
+        return [ChartOutput(found=True, documents=documents, sources=["charts/hello/templates/a.yaml"] * 2,
+                            file="charts/hello", inputs=["charts/hello/Chart.yaml"])
+                if r.local_path else ChartOutput(found=False) for r in requests]
+
+
+def test_engine_hands_resolved_releases_to_the_chart_renderer(tmp_path: Path, build_cache: Path) -> None:
+    from greenfield.adapters.kustomize import Kustomizer
+    from greenfield.core.engine import EngineOptions
+
+    repo = chart_repo(tmp_path)
+    fake = FakeCharts()
+    with Kustomizer(repo, build_cache) as kustomizer:
+        render = render_cluster("dev", "kubernetes/clusters/dev", kustomizer,
+                                EngineOptions(charts=fake, kube_version="1.34.1"))
+    by_release = {r.release: r for r in fake.requests}
+    hello = by_release["hello"]  # no spec.targetNamespace: the release is named after the HelmRelease
+    assert (hello.namespace, hello.local_path, hello.chart, hello.include_crds, hello.kube_version) == (
+        "hello", "charts/hello", "hello", True, "1.34.1")
+    assert hello.values == {"greeting": "hello from valuesFrom", "replicaCount": 3}
+    podinfo = by_release["podinfo"]
+    assert (podinfo.local_path, podinfo.chart, podinfo.version) == ("", "podinfo", "6.9.2")
+    info = render.helm_releases[HELLO]
+    assert info.rendered and info.chart_file == "charts/hello"
+    assert not render.helm_releases[NamespacedName("podinfo", "podinfo")].rendered
+    node = render.kustomizations[NamespacedName("flux-system", "hello")]
+    added = {str(o.id): o for o in node.objects if o.chart}
+    assert set(added) == {"ConfigMap/hello/from-chart", "ClusterRole/cr"}  # namespaced kinds land in the release's
+    assert added["ConfigMap/hello/from-chart"].file == "charts/hello/templates/a.yaml"
+    assert added["ConfigMap/hello/from-chart"].chart == "hello (HelmRelease hello/hello)"
+    assert "charts/hello/Chart.yaml" in node.inputs  # --changed-since sees chart edits
+
+
+def test_remote_chart_is_not_an_error_unless_required(tmp_path: Path, build_cache: Path) -> None:
+    repo = make_repo(tmp_path)
+    report = run(repo, build_cache)
+    assert not [f for f in report.findings if f.rule.startswith("build/chart")]
+    assert not report.renders["dev"].helm_releases[NamespacedName("podinfo", "podinfo")].rendered
+    required = run(repo, build_cache, require_charts=True)
+    [item] = [f for f in required.findings if f.rule == "build/chart-missing"]
+    assert item.severity == "warning" and item.object == "HelmRelease/podinfo/podinfo"
+    assert "--chart-dir" in item.hint
+
+
+# -- with the pinned helm ------------------------------------------------------------------------------------
+
+@pytest.mark.integration
+def test_local_chart_objects_are_rendered_with_resolved_values(tmp_path: Path, build_cache: Path, helm: Path) -> None:
+    report = run(chart_repo(tmp_path), build_cache)
+    assert report.findings == [], [f.to_dict() for f in report.findings]
+    objects = chart_objects(report)
+    assert set(objects) == {"Deployment/hello/hello", "ConfigMap/hello/hello-greeting"}
+    deployment = objects["Deployment/hello/hello"]
+    assert deployment.kustomization == "flux-system/hello"
+    assert deployment.file == "charts/hello/templates/deployment.yaml"
+    assert deployment.body["spec"]["replicas"] == 3  # inline values
+    config = objects["ConfigMap/hello/hello-greeting"].body["data"]
+    assert config == {"greeting": "hello from valuesFrom", "kubeVersion": "v1.34.1"}  # valuesFrom, --kube-version
+    assert report.renders["dev"].helm_releases[HELLO].rendered
+
+
+@pytest.mark.integration
+def test_chart_objects_are_schema_validated(tmp_path: Path, build_cache: Path, helm: Path,
+                                            crd_schema_dir: Path) -> None:
+    repo = chart_repo(tmp_path)
+    template = repo / "charts/hello/templates/deployment.yaml"
+    template.write_text(template.read_text().replace("  replicas:", "  replicaz:"), encoding="utf-8")
+    report = run(repo, build_cache, schema=True, schemas=[str(crd_schema_dir)])
+    invalid = [f for f in report.findings if f.rule == "schema/invalid"]
+    assert invalid and all(f.object == "Deployment/hello/hello" for f in invalid), [f.to_dict() for f in invalid]
+    assert invalid[0].file == "charts/hello/templates/deployment.yaml"
+    assert "replicaz" in " ".join(f.message for f in invalid)
+
+
+@pytest.mark.integration
+def test_chart_that_fails_to_template_is_an_error(tmp_path: Path, build_cache: Path, helm: Path) -> None:
+    repo = chart_repo(tmp_path)
+    release = repo / "kubernetes/apps/hello/app/helmrelease.yaml"
+    release.write_text(release.read_text().replace("./charts/hello", "./charts/broken"), encoding="utf-8")
+    report = run(repo, build_cache)
+    [item] = [f for f in report.findings if f.rule == "build/chart-template"]
+    assert item.severity == "error" and item.object == "HelmRelease/hello/hello"
+    assert "values.mustBeSet is required" in item.message
+    assert item.file == "kubernetes/apps/hello/app/helmrelease.yaml"
+    assert not chart_objects(report)
+
+
+@pytest.mark.integration
+def test_chart_dir_with_a_packaged_chart(tmp_path: Path, build_cache: Path, helm: Path) -> None:
+    # a stand-in for the remote podinfo chart, pinned 6.9.2 by its OCIRepository: packaged with `helm package`
+    source = tmp_path / "podinfo"
+    shutil.copytree(SCENARIO / "charts/hello", source)
+    meta = yaml.safe_load((source / "Chart.yaml").read_text())
+    meta.update(name="podinfo", version="6.9.2")
+    (source / "Chart.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    Command([str(helm), "package", str(source), "--destination", str(charts)], timeout=120).run()
+    assert (charts / "podinfo-6.9.2.tgz").is_file()
+    repo = make_repo(tmp_path)
+    report = run(repo, build_cache, chart_dirs=[charts], require_charts=True)
+    assert not [f for f in report.findings if f.rule.startswith("build/chart")]
+    objects = chart_objects(report)
+    assert "Deployment/podinfo/podinfo" in objects
+    deployment = objects["Deployment/podinfo/podinfo"]
+    assert deployment.kustomization == "flux-system/podinfo"
+    assert deployment.file == str(charts / "podinfo-6.9.2.tgz")
+    assert deployment.body["spec"]["replicas"] == 2  # ${REPLICAS} substituted into the HelmRelease values
+    # the CLI option, end to end
+    result = subprocess.run([sys.executable, "-m", "greenfield", "validate", "--no-schema", "--cache-dir",
+                             str(build_cache), "--chart-dir", str(charts), "--require-charts", "--format", "json"],
+                            cwd=repo, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "build/chart" not in result.stdout
+
+
+@pytest.mark.integration
+def test_changed_chart_file_affects_its_kustomization(tmp_path: Path, build_cache: Path, helm: Path) -> None:
+    repo = chart_repo(tmp_path)
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "base"]):
+        Command([*git, *args], cwd=repo, timeout=60).run()
+    (repo / "charts/hello/values.yaml").write_text("replicaCount: 1\ngreeting: changed\nimage: x\n", encoding="utf-8")
+    report = run(repo, build_cache, changed_since="HEAD")
+    assert report.affected["dev"] == ["flux-system/hello"]
