@@ -15,11 +15,11 @@ from greenfield.adapters import yamlio
 from greenfield.adapters.command import Command
 from greenfield.app.inventory import load_inventory
 from greenfield.app.render import ClusterTarget, RenderOptions, render_repository, select_clusters
-from greenfield.core.engine import affected_kustomizations
+from greenfield.core.engine import affected_kustomizations, changed_objects_scope
 from greenfield.core.findings import Finding, Severity, count_by_severity
 from greenfield.core.inventory import Inventory
-from greenfield.core.model import ClusterRender
-from greenfield.core.rules.base import RuleContext, run_rules
+from greenfield.core.model import ClusterRender, NamespacedName
+from greenfield.core.rules.base import RuleContext, all_rules, run_rules
 from greenfield.core.rules.graph import bootstrap_groups
 from greenfield.core.settings import cluster_settings
 from greenfield.errors import CommandError, GreenfieldError, InputError
@@ -100,6 +100,8 @@ def _schema_findings(renders: dict[str, ClusterRender], version: str, locations:
     findings: list[Finding] = []
     configured = locations or default_schema_locations()
     for name, render in renders.items():
+        if only is not None and not only.get(name):
+            continue  # --changed-since: nothing of this cluster to validate, no validator to build
         objects = render.objects
         validator = build_schema_validator(version, configured, cache_dir, derived_crds(objects))
         if only is not None:  # --changed-since: only the affected Kustomizations' objects
@@ -123,6 +125,26 @@ def repository_rule_options(repo: Path, inventory: Inventory | None, given: dict
     if inventory is not None:
         derived["spire_enabled"] = inventory.platform.features.spire
     return {**derived, **given}
+
+
+def _label(render: ClusterRender, key: NamespacedName) -> str:
+    return "" if render.kustomizations[key].synthetic else str(key)
+
+
+def _run_rules_for(context: RuleContext, only_rules: list[str], clusters: list[str]) -> list[Finding]:
+    """run_rules with cluster checks limited to `clusters` (the context keeps every render: cross-cluster
+    checks still see the other clusters); platform checks run once."""
+    prefixes = tuple(only_rules)
+    findings: list[Finding] = []
+    for info in all_rules():
+        if prefixes and not info.id.startswith(prefixes):
+            continue
+        if info.scope == "platform":
+            findings.extend(info.check(context))
+            continue
+        for name in clusters:
+            findings.extend(info.check(context.renders[name], context))
+    return findings
 
 
 def chart_findings(renders: dict[str, ClusterRender], require_charts: bool, only_rules: list[str]
@@ -180,27 +202,38 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
                     settings[name] = cluster_settings(inventory, name)
                 except (GreenfieldError, ValueError):
                     settings[name] = {}
+    changed: list[str] | None = None
+    affected: dict[str, set[str]] | None = None
+    schema_scope: dict[str, set[str]] | None = None
+    rule_clusters: list[str] | None = None
+    if options.changed_since:
+        changed = changed_files(repo, options.changed_since)
+        affected, schema_scope = {}, {}
+        for name, render in renders.items():
+            keys = affected_kustomizations(render, changed)
+            affected[name] = {_label(render, k) for k in keys}
+            schema_scope[name] = {_label(render, k) for k in changed_objects_scope(render, changed, keys)}
+        explained = {file for render in renders.values() for node in render.kustomizations.values()
+                     for file in (*node.inputs, node.file)}
+        if all(file in explained or not file.endswith((".yaml", ".yml")) for file in changed):
+            # every change is a Kustomization input: clusters where nothing is affected keep no finding
+            rule_clusters = [name for name in renders if affected[name]]
+
     step = time.perf_counter()
     context = RuleContext(renders=renders, inventory=inventory, settings=settings,
                           options=repository_rule_options(repo, inventory, options.rule_options))
-    findings = run_rules(context, options.only_rules or None)
+    if rule_clusters is None:
+        findings = run_rules(context, options.only_rules or None)
+    else:
+        findings = _run_rules_for(context, options.only_rules, rule_clusters)
     findings.extend(chart_findings(renders, options.require_charts, options.only_rules))
     timings["rules"] = time.perf_counter() - step
-
-    changed: list[str] | None = None
-    affected: dict[str, set[str]] | None = None
-    if options.changed_since:
-        changed = changed_files(repo, options.changed_since)
-        affected = {}
-        for name, render in renders.items():
-            keys = affected_kustomizations(render, changed)
-            affected[name] = {"" if render.kustomizations[k].synthetic else str(k) for k in keys}
 
     notes: list[str] = []
     if options.schema:
         step = time.perf_counter()
         schema_findings, schema_notes = _schema_findings(renders, version, options.schemas, cache_dir / "schemas",
-                                                         affected)
+                                                         schema_scope)
         findings.extend(schema_findings)
         notes.extend(schema_notes)
         timings["schema"] = time.perf_counter() - step

@@ -1,25 +1,68 @@
-"""The list of command groups beyond inventory/settings. Each line is added by the module that delivers it."""
+"""The list of command groups beyond inventory/settings. Each line is added by the module that delivers it.
+
+Startup time: when the `greenfield` program runs one known command, only the module registering that
+command is imported (its app modules are heavy: bootstrap, PKI, the local control plane, the story board).
+Help, an unknown name, or any other caller (tests) import and register every module.
+"""
 
 from __future__ import annotations
 
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
 import typer
 
+# Commands are only listed once they work end to end (no stubs). Modules, in registration order:
+MODULES = (
+    "tools",
+    "local",
+    "validate",  # engine: offline Flux validation
+    "stories",  # plan: the live story board
+    "schedule",  # plan: scheduler and seed checks
+    "report",  # plan: the self-contained HTML report
+    "commits",  # plan: story IDs on commits (lint-commits)
+    "cluster",  # bootstrap, health, destroy, reproduce, talos
+)
+# top-level command name -> the module that registers it (a name missing here loads every module)
+COMMANDS = {
+    "tools": "tools",
+    "local": "local",
+    "validate": "validate",
+    "stories": "stories",
+    "schedule": "schedule",
+    "report": "report",
+    "lint-commits": "commits",
+    "cluster": "cluster",
+    "talos": "cluster",
+    "reproduce": "cluster",
+}
+ROOT_FLAGS = ("--debug",)
 
-def register(app: typer.Typer) -> None:
-    # Commands are only listed once they work end to end (no stubs).
-    from greenfield.cli import local, tools
 
-    tools.register(app)
-    local.register(app)
-    from greenfield.cli import validate
+def invoked_module(argv: Sequence[str]) -> str | None:
+    """The module of the command `argv` (the program's arguments) runs, None when unknown or help."""
+    for word in argv:
+        if word in ROOT_FLAGS:
+            continue
+        if word.startswith("-"):
+            return None  # --help, --version, ...: everything
+        return COMMANDS.get(word)
+    return None
 
-    validate.register(app)  # engine: offline Flux validation
-    from greenfield.cli import commits, report, schedule, stories
 
-    stories.register(app)  # plan: the live story board
-    schedule.register(app)  # plan: scheduler and seed checks
-    report.register(app)  # plan: the self-contained HTML report
-    commits.register(app)  # plan: story IDs on commits (lint-commits)
-    from greenfield.cli import cluster
+def _program_argv() -> Sequence[str] | None:
+    """sys.argv[1:] when this process is the greenfield program (not a test runner importing the CLI)."""
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    if program.name == "greenfield" or (program.name == "__main__.py" and program.parent.name == "greenfield"):
+        return sys.argv[1:]
+    return None
 
-    cluster.register(app)  # bootstrap, health, destroy, reproduce, talos
+
+def register(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
+    arguments = argv if argv is not None else _program_argv()
+    wanted = invoked_module(arguments) if arguments is not None else None
+    for name in MODULES:
+        if wanted is None or name == wanted:
+            importlib.import_module(f"greenfield.cli.{name}").register(app)

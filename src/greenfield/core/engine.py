@@ -669,8 +669,10 @@ def duplicate_objects(render: ClusterRender) -> dict[tuple[str, str, str, str], 
     return {key: objs for key, objs in seen.items() if len({o.kustomization for o in objs}) > 1}
 
 
-def affected_kustomizations(render: ClusterRender, changed: Iterable[str]) -> set[NamespacedName]:
-    """Kustomizations whose inputs include a changed file, plus their descendants and dependents."""
+def affected_kustomizations(render: ClusterRender, changed: Iterable[str], dependents: bool = True
+                            ) -> set[NamespacedName]:
+    """Kustomizations whose inputs include a changed file, plus their descendants and (unless `dependents`
+    is False) the Kustomizations that depend on them."""
     changed_set = set(changed)
 
     def touched(node: KustomizationNode) -> bool:
@@ -688,7 +690,52 @@ def affected_kustomizations(render: ClusterRender, changed: Iterable[str]) -> se
         for key, node in render.kustomizations.items():
             if key in affected:
                 continue
-            if (node.parent in affected) or any(dep in affected for dep in node.depends_on):
+            if (node.parent in affected) or (dependents and any(dep in affected for dep in node.depends_on)):
                 affected.add(key)
                 grew = True
     return affected
+
+
+def _crd_kinds(objects: Iterable[RenderedObject]) -> set[tuple[str, str]]:
+    kinds: set[tuple[str, str]] = set()
+    for obj in objects:
+        if obj.is_kind("apiextensions.k8s.io", "CustomResourceDefinition"):
+            names = _as_dict(obj.spec.get("names"))
+            kinds.add((str(obj.spec.get("group", "")), str(names.get("kind", ""))))
+    return kinds
+
+
+def _reads(node: KustomizationNode) -> set[tuple[str, str, str]]:
+    """ConfigMaps/Secrets (kind, namespace, name) whose content shapes the node's objects."""
+    reads: set[tuple[str, str, str]] = set()
+    for reference in _as_dict(node.spec.get("postBuild")).get("substituteFrom") or []:
+        if isinstance(reference, dict):
+            reads.add((str(reference.get("kind", "")), node.key.namespace, str(reference.get("name", ""))))
+    for obj in node.objects:
+        if obj.is_kind(*HELM_RELEASE):
+            for reference in obj.spec.get("valuesFrom") or []:
+                if isinstance(reference, dict):
+                    reads.add((str(reference.get("kind", "")), obj.namespace, str(reference.get("name", ""))))
+    return reads
+
+
+def changed_objects_scope(render: ClusterRender, changed: Iterable[str], affected: set[NamespacedName]
+                          ) -> set[NamespacedName]:
+    """Of the `affected` Kustomizations, those whose objects may validate differently after the change: the
+    changed ones and their descendants, plus (to a fixpoint) those that read a ConfigMap/Secret the scope
+    renders (substituteFrom, HelmRelease valuesFrom) or apply custom resources of a CRD the scope renders.
+    Dependents outside it render the very same objects as before (only their order/graph findings change)."""
+    scope = affected_kustomizations(render, changed, dependents=False) & affected
+    grew = True
+    while grew:
+        grew = False
+        objects = [obj for key in scope for obj in render.kustomizations[key].objects]
+        crds = _crd_kinds(objects)
+        sources = {(obj.kind, obj.namespace, obj.name) for obj in objects if obj.kind in ("ConfigMap", "Secret")}
+        for key in sorted(affected - scope):
+            node = render.kustomizations[key]
+            if node.parent in scope or _reads(node) & sources or any(
+                    (obj.id.group, obj.kind) in crds for obj in node.objects):
+                scope.add(key)
+                grew = True
+    return scope
