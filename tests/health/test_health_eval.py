@@ -117,3 +117,14 @@ def test_chart_created_workloads_apply_when_their_release_is_desired() -> None:
     results = layer_checks("apps", ON_NODES, [Layer.NETWORKING], {}, [])
     operator = next(r for r in results if r.check == "Deployment kube-system/cilium-operator")
     assert operator.status == Status.NOT_APPLICABLE
+
+
+def test_target_limited_checks_are_told_apart_from_undesired_ones() -> None:
+    from greenfield.core.health_eval import target_limited
+
+    desired = [ks("cilium"), deployment("coredns", 2, 0)]
+    results = platform_checks("infra", LOCAL, nodes=[], crds=[], live=index_objects(desired), desired=desired)
+    results += layer_checks("apps", LOCAL, [Layer.NETWORKING], index_objects(desired), desired)
+    flux = next(r for r in results if r.check == "Kustomization flux-system/cilium Ready")
+    ceph = next(r for r in results if r.check == "CiliumBGPClusterConfig *")
+    assert target_limited(flux) and not target_limited(ceph)

@@ -627,6 +627,14 @@ class Bootstrap:
             by_story["STORY-BOOT-TALOS"].append({"name": "Talos nodes configured and etcd bootstrapped",
                                                  "result": "skipped",
                                                  "detail": "the local control plane has no Talos nodes"})
+        if any(phase.name == "reconcile" for phase in report.phases) and "STORY-BOOT-CORE" in by_story:
+            # greenfield applied the desired state itself: the Flux handover is not proven on this target
+            by_story["STORY-BOOT-CORE"].append({"name": "Flux took over from git", "result": "skipped",
+                                                "detail": "no Flux controllers on this target (local up --with-flux)"})
+        if self.options.target == "local" and self.options.chart_dir is None and "STORY-BOOT-CORE" in by_story:
+            by_story["STORY-BOOT-CORE"].append({"name": "upstream charts installed", "result": "skipped",
+                                                "detail": "stand-in charts on the local target (--chart-dir DIR "
+                                                          "installs real ones)"})
         for rejection in report.rejected[:50]:
             by_story.setdefault("STORY-BOOT-CORE", []).append(
                 {"name": "server-side dry-run", "result": "fail", "detail": rejection[:500]})

@@ -12,7 +12,14 @@ from greenfield.adapters.kubeapi import KubeApi
 from greenfield.app.plan import write_evidence
 from greenfield.core.health import CheckResult, Status, summarize
 from greenfield.core.health_catalog import LAYER_STORY, Layer
-from greenfield.core.health_eval import Target, healthy, index_objects, layer_checks, platform_checks
+from greenfield.core.health_eval import (
+    Target,
+    healthy,
+    index_objects,
+    layer_checks,
+    platform_checks,
+    target_limited,
+)
 from greenfield.core.model import ClusterRender, ObjectId
 from greenfield.errors import ClusterError
 
@@ -113,7 +120,9 @@ def record_evidence(repo: Path, report: HealthReport, layers: list[Layer] | None
         if layer == Layer.PLATFORM:
             continue
         own = [r for r in report.results if r.layer == str(layer)]
-        checks = [{"name": f"{r.story}: {r.check}", "result": EVIDENCE_RESULT[r.status], "subject": r.subject,
-                   "detail": r.reason[:500]} for r in platform + own]
+        # a check the target could not run is "skipped" in the evidence: the story is not proven there
+        checks = [{"name": f"{r.story}: {r.check}", "subject": r.subject, "detail": r.reason[:500],
+                   "result": "skipped" if target_limited(r) else EVIDENCE_RESULT[r.status]}
+                  for r in platform + own]
         written.append(write_evidence(repo, LAYER_STORY[layer], report.cluster, report.target.name, checks))
     return written

@@ -150,5 +150,8 @@ def reproduce(repo: Path, cluster: str, options: CreateOptions, progress: Progre
                    "result": "pass" if report.ok else "fail",
                    "detail": f"{len(report.before)} objects, {len(report.differences)} differences"
                              + (f"; {report.problem}" if report.problem else "")})
+    if report.health is not None and not report.health.target.flux_controllers:
+        checks.append({"name": "every Kustomization reconciles to Ready", "result": "skipped",
+                       "detail": "no Flux controllers on this target: greenfield applied the desired state itself"})
     write_evidence(bootstrap.repo, "STORY-BOOT-AUTOMATION-ALIGN", cluster, bootstrap.target_description(), checks)
     return report

@@ -19,6 +19,15 @@ from greenfield.core.model import ObjectId
 
 PASSIVE_KINDS = frozenset({"Namespace", "CustomResourceDefinition", "ConfigMap", "ServiceAccount", "Role",
                            "RoleBinding", "ClusterRole", "ClusterRoleBinding", "ResourceQuota", "LimitRange"})
+# a check whose subject git does not define for the cluster: really not applicable, anywhere
+NOT_DESIRED = "not part of"
+
+
+def target_limited(result: CheckResult) -> bool:
+    """Not applicable only because of what the target lacks (nodes, Flux): the check did not run."""
+    return result.status == Status.NOT_APPLICABLE and not result.reason.startswith(NOT_DESIRED)
+
+
 LiveIndex = Mapping[ObjectId, dict[str, Any]]
 FLUX_RECONCILED_KINDS = {"Kustomization", "HelmRelease", "GitRepository", "OCIRepository", "HelmRepository",
                          "HelmChart", "Bucket", "FluxInstance"}
@@ -113,7 +122,7 @@ def layer_checks(cluster: str, target: Target, layers: list[Layer] | None, live:
                 subjects = [ObjectId(check.group, check.kind, check.namespace, check.name)]
         if not subjects:
             results.append(CheckResult(cluster, str(check.layer), check.story, check.title(), Status.NOT_APPLICABLE,
-                                       f"not part of {cluster}'s desired state"))
+                                       f"{NOT_DESIRED} {cluster}'s desired state"))
             continue
         for oid in sorted(subjects):
             obj = live.get(oid)
