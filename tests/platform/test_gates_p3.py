@@ -57,6 +57,14 @@ GATES = [
     Gate("STORY-SEC-NP-BASELINE", "policy/dns-unreachable", ("apps",),
          (Edit(f"{NP}/allow-dns/networkpolicy.yaml", "              k8s-app: kube-dns", "              k8s-app: dns"),),
          f"{NP}/"),
+    # 26: a default-deny namespace running an operator still reaches the API server
+    Gate("STORY-SEC-NP-BASELINE", "policy/api-unreachable", ("apps",),
+         (Edit(f"{WORK}/messaging/network-policies/app/kustomization.yaml",
+               "  - ../../../../components/network-policies/baseline\n",
+               "  - ../../../../components/network-policies/deny-all\n"
+               "  - ../../../../components/network-policies/allow-dns\n"
+               "  - ../../../../components/network-policies/allow-internal\n"),),
+         f"{NP}/"),
     # 26: a namespace that must reach the internet keeps its egress allowance
     Gate("STORY-SEC-NP-BASELINE", "policy/egress-missing", ("apps",),
          (Edit(f"{WORK}/gitlab/network-policies/app/kustomization.yaml",

@@ -352,6 +352,61 @@ def egress_missing(render: ClusterRender, context: RuleContext) -> Iterator[Find
                       "compose the allow-fqdn component (toFQDNs) or allow toEntities: [world] on 443")
 
 
+# ---------------------------------------------------------------- the Kubernetes API
+
+API_ENTITIES = {"kube-apiserver", "cluster", "all"}
+API_PORTS = (6443, 443)
+
+
+def _needs_api(render: ClusterRender, namespace: str) -> str:
+    """Why pods of the namespace talk to the API server ("" when nothing shows they do)."""
+    for obj in render.objects:
+        if obj.namespace != namespace:
+            continue
+        if obj.kind == "HelmRelease" and group_of(obj) == "helm.toolkit.fluxcd.io":
+            return f"HelmRelease {obj.name} (a controller or operator)"
+        if obj.kind in ("Role", "RoleBinding") and group_of(obj) == "rbac.authorization.k8s.io":
+            return f"{obj.kind} {obj.name}"
+    for obj in render.objects:
+        if obj.kind == "ClusterRoleBinding" and group_of(obj) == "rbac.authorization.k8s.io":
+            for subject in as_list(obj.body.get("subjects")):
+                if text(dig(subject, "kind")) == "ServiceAccount" and text(dig(subject, "namespace")) == namespace:
+                    return f"ClusterRoleBinding {obj.name}"
+    return ""
+
+
+def _reaches_api(policy: Policy, egress_rule: dict[str, Any]) -> bool:
+    if policy.flavour == "k8s":
+        ports = as_list(egress_rule.get("ports"))
+        port_ok = not ports or any(_k8s_port_allows(ports, number, {"https"}, "TCP") for number in API_PORTS)
+        peers = as_list(egress_rule.get("to"))
+        return port_ok and (not peers or any(network(dig(peer, "ipBlock", "cidr")) is not None for peer in peers))
+    if {text(e) for e in as_list(egress_rule.get("toEntities"))} & API_ENTITIES:
+        return True
+    l3_fields = [k for k in egress_rule if k.startswith("to") and k != "toPorts"]
+    return not l3_fields and not as_list(egress_rule.get("toPorts"))
+
+
+@rule("policy/api-unreachable", E, "a default-deny namespace running controllers cannot reach the Kubernetes API")
+def api_unreachable(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    all_policies = policies(render)
+    for namespace in sorted(_namespaces(render)):
+        restrictive = restricting(all_policies, namespace)
+        if not restrictive:
+            continue
+        reason = _needs_api(render, namespace)
+        if not reason:
+            continue
+        applicable = [p for p in all_policies if (p.namespace == namespace and p.flavour != "cilium-clusterwide")
+                      or (p.flavour == "cilium-clusterwide" and p.covers_all_pods_of(namespace))]
+        if any(_reaches_api(p, r) for p in applicable for r in p.egress):
+            continue
+        yield finding("policy/api-unreachable", E, restrictive[0].obj,
+                      f"namespace {namespace} denies egress by default but nothing lets its pods reach the "
+                      f"Kubernetes API, which {reason} needs",
+                      "compose the allow-kube-api component (Cilium toEntities: [kube-apiserver])")
+
+
 # ---------------------------------------------------------------- PSA
 
 @rule("policy/psa-label", E, "a Namespace has no (valid) pod-security.kubernetes.io/enforce label")
