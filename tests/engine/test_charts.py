@@ -174,3 +174,21 @@ def test_changed_chart_file_affects_its_kustomization(tmp_path: Path, build_cach
     (repo / "charts/hello/values.yaml").write_text("replicaCount: 1\ngreeting: changed\nimage: x\n", encoding="utf-8")
     report = run(repo, build_cache, changed_since="HEAD")
     assert report.affected["dev"] == ["flux-system/hello"]
+
+
+def test_release_name_and_namespace_follow_helm_controller(tmp_path: Path, build_cache: Path) -> None:
+    from greenfield.adapters.kustomize import Kustomizer
+    from greenfield.core.engine import EngineOptions
+
+    repo = chart_repo(tmp_path)
+    release = repo / "kubernetes/apps/hello/app/helmrelease.yaml"
+    text = release.read_text().replace("  interval: 1h\n", "  interval: 1h\n  targetNamespace: other\n"
+                                       "  install:\n    crds: Skip\n", 1)
+    release.write_text(text, encoding="utf-8")
+    fake = FakeCharts()
+    with Kustomizer(repo, build_cache) as kustomizer:
+        render = render_cluster("dev", "kubernetes/clusters/dev", kustomizer, EngineOptions(charts=fake))
+    [hello] = [r for r in fake.requests if r.local_path]
+    assert (hello.release, hello.namespace, hello.include_crds) == ("other-hello", "other", False)
+    node = render.kustomizations[NamespacedName("flux-system", "hello")]
+    assert "ConfigMap/other/from-chart" in {str(o.id) for o in node.objects if o.chart}
