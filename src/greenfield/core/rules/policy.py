@@ -137,6 +137,12 @@ def _namespace_labels(render: ClusterRender, namespace: str) -> dict[str, str]:
     return labels
 
 
+def applying_to(all_policies: list[Policy], namespace: str) -> list[Policy]:
+    """The policies whose rules apply to pods of the namespace (its own, and clusterwide ones covering it)."""
+    return [p for p in all_policies if (p.namespace == namespace and p.flavour != "cilium-clusterwide")
+            or (p.flavour == "cilium-clusterwide" and p.covers_all_pods_of(namespace))]
+
+
 def restricting(all_policies: list[Policy], namespace: str) -> list[Policy]:
     return [p for p in all_policies if p.restricts_egress and p.covers_all_pods_of(namespace)]
 
@@ -342,8 +348,7 @@ def egress_missing(render: ClusterRender, context: RuleContext) -> Iterator[Find
         restrictive = restricting(all_policies, namespace)
         if not restrictive:
             continue
-        applicable = [p for p in all_policies if (p.namespace == namespace and p.flavour != "cilium-clusterwide")
-                      or (p.flavour == "cilium-clusterwide" and p.covers_all_pods_of(namespace))]
+        applicable = applying_to(all_policies, namespace)
         if any(_reaches_world(p, r) for p in applicable for r in p.egress):
             continue
         yield finding("policy/egress-missing", E, restrictive[0].obj,
@@ -397,8 +402,7 @@ def api_unreachable(render: ClusterRender, context: RuleContext) -> Iterator[Fin
         reason = _needs_api(render, namespace)
         if not reason:
             continue
-        applicable = [p for p in all_policies if (p.namespace == namespace and p.flavour != "cilium-clusterwide")
-                      or (p.flavour == "cilium-clusterwide" and p.covers_all_pods_of(namespace))]
+        applicable = applying_to(all_policies, namespace)
         if any(_reaches_api(p, r) for p in applicable for r in p.egress):
             continue
         yield finding("policy/api-unreachable", E, restrictive[0].obj,
