@@ -82,3 +82,10 @@ def test_outside_a_repository(tmp_path: Path) -> None:
     result = greenfield("settings", "render", cwd=tmp_path)
     assert result.returncode == 1
     assert "no platform.yaml or kubernetes/ folder here or above" in result.stderr
+
+
+def test_an_unwritable_output_is_one_line(repo_root: Path) -> None:
+    result = greenfield("report", "--out", "/proc/no-such-dir/report.html", cwd=repo_root)
+    assert result.returncode == 1
+    assert result.stderr.startswith("greenfield: /proc/no-such-dir/report.html: No such file or directory")
+    assert "Traceback" not in result.stderr

@@ -61,6 +61,13 @@ def main() -> None:
     except typer.Abort:
         err_console.print("greenfield: aborted")
         sys.exit(1)
+    except OSError as error:  # a file the user named cannot be read or written
+        if _state["debug"]:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        err_console.print(f"greenfield: {where}{error.strerror or error} (hint: check the path and its permissions)",
+                          markup=False, soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("greenfield: interrupted")
         sys.exit(130)
