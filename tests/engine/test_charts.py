@@ -192,3 +192,11 @@ def test_release_name_and_namespace_follow_helm_controller(tmp_path: Path, build
     assert (hello.release, hello.namespace, hello.include_crds) == ("other-hello", "other", False)
     node = render.kustomizations[NamespacedName("flux-system", "hello")]
     assert "ConfigMap/other/from-chart" in {str(o.id) for o in node.objects if o.chart}
+
+
+def test_missing_local_chart_path_is_an_error(tmp_path: Path, build_cache: Path) -> None:
+    repo = chart_repo(tmp_path)
+    shutil.rmtree(repo / "charts/hello")
+    report = run(repo, build_cache)
+    [item] = [f for f in report.findings if f.rule == "build/chart-template"]
+    assert "charts/hello does not exist in the repository" in item.message

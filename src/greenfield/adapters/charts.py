@@ -99,12 +99,16 @@ class ChartRenderer:
 
     def render_many(self, requests: Sequence[ChartRequest]) -> list[ChartOutput]:
         located = [self.locate(request) for request in requests]
-        if not any(located):
+        if not any(located) and not any(request.local_path for request in requests):
             return [ChartOutput(found=False) for _ in requests]
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
             return list(pool.map(self._render_one, requests, located))
 
     def _render_one(self, request: ChartRequest, chart: Path | None) -> ChartOutput:
+        if chart is None and request.local_path:
+            # the source is this repository: Flux's source-controller fails the chart like this
+            return ChartOutput(found=True, file=request.local_path,
+                               error=f"chart path {request.local_path} does not exist in the repository")
         if chart is None:
             return ChartOutput(found=False)
         files = self._files(chart)
@@ -114,7 +118,12 @@ class ChartRenderer:
             helm = self.helm()
         except GreenfieldError as error:
             return ChartOutput(found=True, file=display, inputs=inputs, skipped=error.render())
-        digest = hashlib.sha256(f"{CACHE_VERSION}\0{helm}\0".encode())
+        try:
+            binary = helm.stat()
+            identity = f"{helm}\0{binary.st_size}\0{binary.st_mtime_ns}"
+        except OSError:
+            identity = str(helm)
+        digest = hashlib.sha256(f"{CACHE_VERSION}\0{identity}\0".encode())
         digest.update(json.dumps([request.release, request.namespace, request.values_json, request.include_crds,
                                   request.kube_version]).encode())
         for path in files:

@@ -157,10 +157,11 @@ def chart_findings(renders: dict[str, ClusterRender], require_charts: bool, only
         for info in render.helm_releases.values():
             obj = f"HelmRelease/{info.key.namespace}/{info.key.name}"
             chart = info.chart_path or info.chart or "?"
+            where = f" ({info.chart_file})" if info.chart_file and info.chart_file != chart else ""
             if info.chart_error and (not wanted or "build/chart-template".startswith(wanted)):
                 findings.append(Finding(
                     "build/chart-template", Severity.ERROR,
-                    f"chart {chart} ({info.chart_file}) fails to template: {info.chart_error}", name,
+                    f"chart {chart}{where} fails to template: {info.chart_error}", name,
                     info.kustomization, obj, info.file,
                     hint="fix the chart template or the values; `helm template` shows the same error"))
             missing = not info.rendered and not info.chart_error
