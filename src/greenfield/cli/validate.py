@@ -71,6 +71,9 @@ def print_text(report: ValidationReport) -> None:
                f"{counts[Severity.INFO]} info in {total:.2f}s "
                f"({int(report.timings.get('builds', 0))} kustomize builds, "
                f"{int(report.timings.get('cached_builds', 0))} cached)")
+    charts = [info for render in report.renders.values() for info in render.helm_releases.values()]
+    if any(info.rendered for info in charts):
+        summary += f"; {sum(info.rendered for info in charts)}/{len(charts)} HelmRelease chart(s) rendered"
     if report.changed_files is not None:
         summary += f"; --changed-since: {len(report.changed_files)} changed file(s)"
     for note in report.notes:
