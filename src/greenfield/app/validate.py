@@ -147,34 +147,6 @@ def _run_rules_for(context: RuleContext, only_rules: list[str], clusters: list[s
     return findings
 
 
-def chart_findings(renders: dict[str, ClusterRender], require_charts: bool, only_rules: list[str]
-                   ) -> list[Finding]:
-    """build/chart-template (a local chart helm cannot template) and, with --require-charts,
-    build/chart-missing (a chart not available locally: its objects are not validated)."""
-    wanted = tuple(only_rules)
-    findings: list[Finding] = []
-    for name, render in renders.items():
-        for info in render.helm_releases.values():
-            obj = f"HelmRelease/{info.key.namespace}/{info.key.name}"
-            chart = info.chart_path or info.chart or "?"
-            where = f" ({info.chart_file})" if info.chart_file and info.chart_file != chart else ""
-            if info.chart_error and (not wanted or "build/chart-template".startswith(wanted)):
-                findings.append(Finding(
-                    "build/chart-template", Severity.ERROR,
-                    f"chart {chart}{where} fails to template: {info.chart_error}", name,
-                    info.kustomization, obj, info.file,
-                    hint="fix the chart template or the values; `helm template` shows the same error"))
-            missing = not info.rendered and not info.chart_error
-            if require_charts and missing and (not wanted or "build/chart-missing".startswith(wanted)):
-                reason = info.chart_skipped or "not available locally"
-                findings.append(Finding(
-                    "build/chart-missing", Severity.WARNING,
-                    f"chart {chart}{' ' + info.version if info.version else ''} is {reason}: its objects are "
-                    "not validated", name, info.kustomization, obj, info.file,
-                    hint="pass --chart-dir DIR holding <name>-<version>.tgz (helm pull) or <name>-<version>/"))
-    return findings
-
-
 def validate_repository(repo: Path, clusters: list[str] | None = None, options: ValidateOptions | None = None
                         ) -> ValidationReport:
     """Render the clusters (all by default), run every rule and the schema check; never raises for findings."""
@@ -222,12 +194,12 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
 
     step = time.perf_counter()
     context = RuleContext(renders=renders, inventory=inventory, settings=settings,
-                          options=repository_rule_options(repo, inventory, options.rule_options))
+                          options=repository_rule_options(repo, inventory, {"require_charts": options.require_charts,
+                                                                            **options.rule_options}))
     if rule_clusters is None:
         findings = run_rules(context, options.only_rules or None)
     else:
         findings = _run_rules_for(context, options.only_rules, rule_clusters)
-    findings.extend(chart_findings(renders, options.require_charts, options.only_rules))
     timings["rules"] = time.perf_counter() - step
 
     notes: list[str] = []

@@ -110,3 +110,31 @@ def duplicate_object(render: ClusterRender, context: RuleContext) -> Iterator[Fi
                           message=f"{label} is applied by {len(owners)} Kustomizations ({', '.join(owners)}): "
                                   "they fight over it and pruning one deletes it",
                           hint="keep the object in one Kustomization only")
+
+
+@rule("build/chart-template", E, "a chart rendered locally (repository path or --chart-dir) fails to template")
+def chart_template(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    for info in render.helm_releases.values():
+        if not info.chart_error:
+            continue
+        chart = info.chart_path or info.chart or "?"
+        where = f" ({info.chart_file})" if info.chart_file and info.chart_file != chart else ""
+        yield Finding("build/chart-template", E, f"chart {chart}{where} fails to template: {info.chart_error}",
+                      render.cluster, info.kustomization, f"HelmRelease/{info.key.namespace}/{info.key.name}",
+                      info.file, hint="fix the chart template or the values; `helm template` shows the same error")
+
+
+@rule("build/chart-missing", W, "with require_charts: a HelmRelease's chart is not available locally")
+def chart_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    if not context.options.get("require_charts"):
+        return
+    for info in render.helm_releases.values():
+        if info.rendered or info.chart_error:
+            continue
+        chart = info.chart_path or info.chart or "?"
+        reason = info.chart_skipped or "not available locally"
+        yield Finding("build/chart-missing", W,
+                      f"chart {chart}{' ' + info.version if info.version else ''} is {reason}: its objects are "
+                      "not validated", render.cluster, info.kustomization,
+                      f"HelmRelease/{info.key.namespace}/{info.key.name}", info.file,
+                      hint="pass --chart-dir DIR holding <name>-<version>.tgz (helm pull) or <name>-<version>/")
