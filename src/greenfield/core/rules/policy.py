@@ -12,7 +12,7 @@ HelmRelease.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
@@ -141,6 +141,16 @@ def applying_to(all_policies: list[Policy], namespace: str) -> list[Policy]:
     """The policies whose rules apply to pods of the namespace (its own, and clusterwide ones covering it)."""
     return [p for p in all_policies if (p.namespace == namespace and p.flavour != "cilium-clusterwide")
             or (p.flavour == "cilium-clusterwide" and p.covers_all_pods_of(namespace))]
+
+
+def _denied(render: ClusterRender, namespaces: list[str],
+            reaches: Callable[[Policy, dict[str, Any]], bool]) -> Iterator[tuple[str, list[Policy]]]:
+    """Namespaces that deny egress by default with no egress rule `reaches` allows, and the denying policies."""
+    all_policies = policies(render)
+    for namespace in namespaces:
+        restrictive = restricting(all_policies, namespace)
+        if restrictive and not any(reaches(p, r) for p in applying_to(all_policies, namespace) for r in p.egress):
+            yield namespace, restrictive
 
 
 def restricting(all_policies: list[Policy], namespace: str) -> list[Policy]:
@@ -340,17 +350,8 @@ def _reaches_world(policy: Policy, egress_rule: dict[str, Any]) -> bool:
 @rule("policy/egress-missing", E, "a namespace that must reach the internet is default-deny without an egress allowance")
 def egress_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     wanted = [str(n) for n in as_list(context.options.get("egress_namespaces"))] or list(DEFAULT_EGRESS_NAMESPACES)
-    all_policies = policies(render)
     present = _namespaces(render)
-    for namespace in wanted:
-        if namespace not in present:
-            continue
-        restrictive = restricting(all_policies, namespace)
-        if not restrictive:
-            continue
-        applicable = applying_to(all_policies, namespace)
-        if any(_reaches_world(p, r) for p in applicable for r in p.egress):
-            continue
+    for namespace, restrictive in _denied(render, [n for n in wanted if n in present], _reaches_world):
         yield finding("policy/egress-missing", E, restrictive[0].obj,
                       f"namespace {namespace} denies egress by default and nothing allows it to reach the outside "
                       "(git/OCI sources, secret backend, ACME)",
@@ -394,17 +395,9 @@ def _reaches_api(policy: Policy, egress_rule: dict[str, Any]) -> bool:
 
 @rule("policy/api-unreachable", E, "a default-deny namespace running controllers cannot reach the Kubernetes API")
 def api_unreachable(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
-    all_policies = policies(render)
-    for namespace in sorted(_namespaces(render)):
-        restrictive = restricting(all_policies, namespace)
-        if not restrictive:
-            continue
-        reason = _needs_api(render, namespace)
-        if not reason:
-            continue
-        applicable = applying_to(all_policies, namespace)
-        if any(_reaches_api(p, r) for p in applicable for r in p.egress):
-            continue
+    needing = {n: reason for n in sorted(_namespaces(render)) if (reason := _needs_api(render, n))}
+    for namespace, restrictive in _denied(render, list(needing), _reaches_api):
+        reason = needing[namespace]
         yield finding("policy/api-unreachable", E, restrictive[0].obj,
                       f"namespace {namespace} denies egress by default but nothing lets its pods reach the "
                       f"Kubernetes API, which {reason} needs",
