@@ -43,7 +43,7 @@ from greenfield.core.bootstrap import (
     resolve_kustomization,
     resolve_release,
 )
-from greenfield.core.crds import BUILTIN_GROUPS, CrdKind, check_crd_bundle, crd_from_schemas, crd_groups, custom_kinds
+from greenfield.core.crds import BUILTIN_GROUPS, check_crd_bundle, crd_from_schemas, crd_groups, custom_kinds
 from greenfield.core.findings import Severity
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender, RenderedObject
@@ -271,11 +271,11 @@ class Bootstrap:
         nodes = ", ".join(str(n.ip) for n in self.inventory.clusters[self.cluster].nodes)
         return f"talos nodes {nodes}"
 
-    def _state_file(self) -> Path:
+    def state_file(self) -> Path:
         return self.state_dir / f"{self.cluster}-{self.options.target}.json"
 
     def _record(self, phase: str) -> None:
-        path = self._state_file()
+        path = self.state_file()
         data = json.loads(path.read_text()) if path.exists() else {"completed": []}
         if phase not in data["completed"]:
             data["completed"].append(phase)
@@ -284,7 +284,7 @@ class Bootstrap:
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     def completed(self) -> list[str]:
-        path = self._state_file()
+        path = self.state_file()
         return list(json.loads(path.read_text()).get("completed", [])) if path.exists() else []
 
     # --- plan ----------------------------------------------------------------------------------------
@@ -581,7 +581,7 @@ class Bootstrap:
             missing = [p for p in earlier if p not in self.completed()]
             if missing:
                 raise InputError(f"cannot resume at {self.options.from_phase}: {', '.join(missing)} never completed",
-                                 path=str(self._state_file().relative_to(self.repo)),
+                                 path=str(self.state_file().relative_to(self.repo)),
                                  hint="run without --from; completed phases are detected and skipped")
             names = names[start:]
         return names
@@ -640,11 +640,3 @@ class Bootstrap:
                 {"name": "server-side dry-run", "result": "fail", "detail": rejection[:500]})
         for story, checks in by_story.items():
             write_evidence(self.repo, story, self.cluster, target, checks)
-
-
-def create_cluster(repo: Path, cluster: str, options: CreateOptions, progress: Progress | None = None) -> CreateReport:
-    return Bootstrap(repo, cluster, options, progress).run()
-
-
-def crd_kinds(render: ClusterRender) -> list[CrdKind]:
-    return sorted(custom_kinds((obj.body for obj in render.objects), BUILTIN_GROUPS), key=lambda k: (k.group, k.kind))

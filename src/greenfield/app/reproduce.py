@@ -35,7 +35,7 @@ def destroy(repo: Path, cluster: str, options: CreateOptions, progress: Progress
     """Tear the cluster down completely (local: stop and wipe the control plane; Talos: reset the nodes)."""
     say = progress or (lambda _p, _m: None)
     bootstrap = Bootstrap(repo, cluster, options)
-    state = bootstrap._state_file()
+    state = bootstrap.state_file()
     if options.target == "local":
         say("destroy", "stopping and wiping the local control plane")
         stopped = default_control_plane(bootstrap.repo).down([cluster], wipe=True)
@@ -70,7 +70,7 @@ def soft_destroy(repo: Path, cluster: str, options: CreateOptions, progress: Pro
             api.delete("namespace", name, wait=False)
             deleted.append(f"Namespace/{name}")
     say("soft-destroy", f"deleted {len(deleted)} objects")
-    bootstrap._state_file().unlink(missing_ok=True)
+    bootstrap.state_file().unlink(missing_ok=True)
     return deleted
 
 

@@ -6,7 +6,6 @@ what is committed is `talos/<cluster>/secrets.sops.yaml`.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -116,7 +115,3 @@ def summary(output: TalosOutput, repo: Path) -> dict[str, object]:
         "validated": output.validated,
         "talosconfig": str(output.talosconfig.relative_to(repo)) if output.talosconfig else None,
     }
-
-
-def summary_json(output: TalosOutput, repo: Path) -> str:
-    return json.dumps(summary(output, repo), indent=2)

@@ -522,49 +522,45 @@ def _helm_release_refs(obj: RenderedObject, index: dict[tuple[str, str, str, str
                              f"{obj.cluster}", hint)
 
 
-def _store_ref(obj: RenderedObject, index: dict[tuple[str, str, str, str], list[RenderedObject]],
-               ref: dict[str, Any], where: str) -> Iterator[Finding]:
-    name = text(ref.get("name"))
-    kind = text(ref.get("kind")) or "SecretStore"
+def _scoped_ref(obj: RenderedObject, index: dict[tuple[str, str, str, str], list[RenderedObject]], group: str,
+                kind: str, name: str, where: str, kinds: tuple[str, str], fix: str, missing_hint: str
+                ) -> Iterator[Finding]:
+    """A reference to a namespaced kind or its cluster-scoped twin (SecretStore/ClusterSecretStore, ...)."""
+    namespaced, clusterwide = kinds
     if not name or is_unresolved(name):
         return
-    namespace = "" if kind == "ClusterSecretStore" else obj.namespace
-    if _exists(index, "external-secrets.io", kind, namespace, name):
+    namespace = "" if kind == clusterwide else obj.namespace
+    if _exists(index, group, kind, namespace, name):
         return
-    other = "SecretStore" if kind == "ClusterSecretStore" else "ClusterSecretStore"
-    other_namespace = "" if other == "ClusterSecretStore" else obj.namespace
-    if _exists(index, "external-secrets.io", other, other_namespace, name):
-        hint = f"{name} is a {other}: set {where}.kind: {other}"
-    elif kind == "SecretStore" and _namespaces_of(index, "external-secrets.io", kind, name):
-        hint = (f"SecretStore {name} lives in {', '.join(_namespaces_of(index, 'external-secrets.io', kind, name))}; "
-                "a SecretStore only serves its own namespace — use the ClusterSecretStore")
+    other = namespaced if kind == clusterwide else clusterwide
+    other_namespace = "" if other == clusterwide else obj.namespace
+    elsewhere = _namespaces_of(index, group, kind, name) if kind == namespaced else []
+    if _exists(index, group, other, other_namespace, name):
+        hint = f"{name} is a {other}: {fix.format(other=other)}"
+    elif elsewhere:
+        hint = (f"{namespaced} {name} lives in {', '.join(elsewhere)}; a {namespaced} only serves its own "
+                f"namespace — use a {clusterwide}")
     else:
-        hint = "create the store or reference the platform ClusterSecretStore (${SECRET_STORE_NAME})"
+        hint = missing_hint
     where_text = f"{namespace}/{name}" if namespace else name
     yield _reference(obj, f"{where} {kind} {where_text} is not rendered on cluster {obj.cluster}", hint)
+
+
+def _store_ref(obj: RenderedObject, index: dict[tuple[str, str, str, str], list[RenderedObject]],
+               ref: dict[str, Any], where: str) -> Iterator[Finding]:
+    yield from _scoped_ref(obj, index, "external-secrets.io", text(ref.get("kind")) or "SecretStore",
+                           text(ref.get("name")), where, ("SecretStore", "ClusterSecretStore"),
+                           f"set {where}.kind: {{other}}",
+                           "create the store or reference the platform ClusterSecretStore (${SECRET_STORE_NAME})")
 
 
 def _issuer_ref(obj: RenderedObject, index: dict[tuple[str, str, str, str], list[RenderedObject]],
                 ref: dict[str, Any], where: str) -> Iterator[Finding]:
-    name = text(ref.get("name"))
-    kind = text(ref.get("kind")) or "Issuer"
-    group = text(ref.get("group")) or "cert-manager.io"
-    if not name or is_unresolved(name) or group != "cert-manager.io":
+    if (text(ref.get("group")) or "cert-manager.io") != "cert-manager.io":
         return
-    namespace = "" if kind == "ClusterIssuer" else obj.namespace
-    if _exists(index, "cert-manager.io", kind, namespace, name):
-        return
-    other = "Issuer" if kind == "ClusterIssuer" else "ClusterIssuer"
-    other_namespace = "" if other == "ClusterIssuer" else obj.namespace
-    if _exists(index, "cert-manager.io", other, other_namespace, name):
-        hint = f"{name} is a {other}: set the kind to {other}"
-    elif kind == "Issuer" and _namespaces_of(index, "cert-manager.io", kind, name):
-        hint = (f"Issuer {name} lives in {', '.join(_namespaces_of(index, 'cert-manager.io', kind, name))}; "
-                "an Issuer only serves its own namespace — use a ClusterIssuer")
-    else:
-        hint = "create the issuer or reference an existing ClusterIssuer"
-    where_text = f"{namespace}/{name}" if namespace else name
-    yield _reference(obj, f"{where} {kind} {where_text} is not rendered on cluster {obj.cluster}", hint)
+    yield from _scoped_ref(obj, index, "cert-manager.io", text(ref.get("kind")) or "Issuer", text(ref.get("name")),
+                           where, ("Issuer", "ClusterIssuer"), "set the kind to {other}",
+                           "create the issuer or reference an existing ClusterIssuer")
 
 
 # ---------------------------------------------------------------- OCI

@@ -185,6 +185,17 @@ def coredns_target(render: ClusterRender) -> DnsTarget:
     return DnsTarget("kube-system", dict(DEFAULT_COREDNS_LABELS), "the kube-dns default labels")
 
 
+def _port_matches(port: dict[str, Any], number: int, names: set[str], wildcards: tuple[str, ...]) -> bool:
+    """A port entry (number, name or range with endPort) admits `number`; `wildcards` mean any port."""
+    value = text(port.get("port"))
+    if value in wildcards or value in names:
+        return True
+    if not value.isdigit():
+        return False
+    end = text(port.get("endPort"))
+    return int(value) <= number <= (int(end) if end.isdigit() else int(value))
+
+
 def _k8s_port_allows(ports: list[Any], number: int, names: set[str], protocol: str) -> bool:
     if not ports:
         return True
@@ -192,14 +203,8 @@ def _k8s_port_allows(ports: list[Any], number: int, names: set[str], protocol: s
         port = as_dict(port)
         if (text(port.get("protocol")) or "TCP") != protocol:
             continue
-        value = text(port.get("port"))
-        if not value or value in names:
+        if _port_matches(port, number, names, ("",)):
             return True
-        if value.isdigit():
-            end = text(port.get("endPort"))
-            high = int(end) if end.isdigit() else int(value)
-            if int(value) <= number <= high:
-                return True
     return False
 
 
@@ -214,14 +219,8 @@ def _cilium_port_allows(to_ports: list[Any], number: int, names: set[str], proto
             port = as_dict(port)
             if (text(port.get("protocol")) or "ANY") not in (protocol, "ANY"):
                 continue
-            value = text(port.get("port"))
-            if value in ("", "0") or value in names:
+            if _port_matches(port, number, names, ("", "0")):
                 return True
-            if value.isdigit():
-                end = text(port.get("endPort"))
-                high = int(end) if end.isdigit() else int(value)
-                if int(value) <= number <= high:
-                    return True
     return False
 
 
