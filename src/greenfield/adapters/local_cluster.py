@@ -139,6 +139,12 @@ def owns(record: ProcessRecord, marker: str) -> bool:
     return argv[0] == record.binary and any(marker in arg for arg in argv[1:])
 
 
+def running(pid: int) -> bool:
+    """A process this run started is still alive (right after fork its argv may not be the binary's yet,
+    so start-up checks use this, not `owns`, which would mistake a child caught mid-exec for a stranger)."""
+    return _cmdline(pid) is not None
+
+
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
@@ -314,10 +320,9 @@ class LocalControlPlane:
         return response.status == 200, body.strip().splitlines()[-1] if body.strip() else str(response.status)
 
     def _check_alive(self, state: ClusterState) -> None:
-        marker = str(self.cluster_dir(state.name))
         for record in state.processes:
-            if not owns(record, marker):
-                _reap(record.pid)
+            _reap(record.pid)  # an exited child is a zombie until reaped; reaping makes it "gone"
+            if not running(record.pid):
                 tail = _tail(Path(record.log))
                 raise ClusterError(f"{record.name} exited during start-up: {tail}", path=record.log,
                                    hint="read the log; `greenfield local down --wipe` resets the state")

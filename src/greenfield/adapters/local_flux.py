@@ -39,6 +39,7 @@ from greenfield.adapters.local_cluster import (
     _port_free,
     free_port,
     owns,
+    running,
 )
 from greenfield.adapters.localhttp import CHARTS_PATH, REPO_PATH
 from greenfield.adapters.localpki import Pki
@@ -187,7 +188,7 @@ class LocalFlux:
                 and (previous.charts_url is not None) == (charts is not None))
         if same and previous is not None and len(ours) == len(names) and all(owns(p, marker) for p in ours):
             step(cluster, "Flux already running")
-            self._wait_ready(state, previous, time.monotonic() + timeout_s, marker)
+            self._wait_ready(state, previous, time.monotonic() + timeout_s)
             return previous
         self.plane._stop(ClusterState(cluster, state.server, state.ports, ours))  # only what still runs as ours
         state.processes = [p for p in state.processes if p.name not in names]
@@ -221,7 +222,7 @@ class LocalFlux:
                 args += [f"--storage-path={storage}", f"--storage-addr=127.0.0.1:{ports['storage']}",
                          f"--storage-adv-addr=127.0.0.1:{ports['storage']}"]
             self._start(state, name, binaries[name], [*args, "--", f"greenfield-state={folder}"], env)
-        self._wait_ready(state, info, time.monotonic() + timeout_s, marker)
+        self._wait_ready(state, info, time.monotonic() + timeout_s)
         return info
 
     def _start(self, state: ClusterState, name: str, binary: str, args: list[str], env: dict[str, str]) -> None:
@@ -231,12 +232,12 @@ class LocalFlux:
         state.processes.append(ProcessRecord(name, process.pid, binary, str(log)))
         self.plane._save_state(state)
 
-    def _wait_ready(self, state: ClusterState, info: FluxInfo, deadline: float, marker: str) -> None:
+    def _wait_ready(self, state: ClusterState, info: FluxInfo, deadline: float) -> None:
         pending = {name: info.ports[f"{name}-health"] for name in FLUX_CONTROLLER_TOOLS}
         pending[HTTP_SERVER] = info.ports["http"]
         while pending:
             for record in state.processes:
-                if record.name in pending and not owns(record, marker):
+                if record.name in pending and not running(record.pid):
                     tail = Path(record.log).read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
                     raise ClusterError(f"{record.name} exited during start-up: {' | '.join(tail)}", path=record.log,
                                        hint="read the log; `greenfield local down` stops the rest")
