@@ -102,6 +102,16 @@ def walk_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
             yield from walk_strings(item, f"{path}[{index}]")
 
 
+def object_text(obj: RenderedObject) -> str:
+    """flat_text of an object's body, kept on the object while the body is the same dict object."""
+    cached = obj.__dict__.get("_flat_text")
+    if cached is not None and cached[0] is obj.body:
+        return str(cached[1])
+    flat = flat_text(obj.body)
+    obj.__dict__["_flat_text"] = (obj.body, flat)
+    return flat
+
+
 def flat_text(value: Any) -> str:
     """The whole object as one string: a cheap pre-filter before walking it leaf by leaf."""
     try:
@@ -289,8 +299,19 @@ def _chart_from_url(url: str) -> str:
 
 
 def helm_releases(render: ClusterRender) -> list[HelmRelease]:
-    """Every HelmRelease of the render with its chart name resolved as far as possible."""
+    """Every HelmRelease of the render with its chart name resolved as far as possible (computed once per
+    render: a score of rules ask; recomputed when the render's objects are not the same ones any more)."""
     objects = render.objects
+    signature = (id(render.helm_releases), *map(id, objects))
+    cached = render.__dict__.get("_helm_releases_view")
+    if cached is not None and cached[0] == signature:
+        return list(cached[1])
+    releases = _resolve_helm_releases(render, objects)
+    render.__dict__["_helm_releases_view"] = (signature, releases)
+    return list(releases)
+
+
+def _resolve_helm_releases(render: ClusterRender, objects: list[RenderedObject]) -> list[HelmRelease]:
     sources = {(o.kind, o.namespace, o.name): o for o in objects
                if o.kind in ("OCIRepository", "HelmChart") and group_of(o) == SOURCE_GROUP}
     releases: list[HelmRelease] = []

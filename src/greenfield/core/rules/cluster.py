@@ -23,13 +23,13 @@ from greenfield.core.rules._helpers import (
     by_kind,
     dig,
     finding,
-    flat_text,
     format_range,
     group_of,
     ip,
     is_unresolved,
     labels_of,
     merge_ranges,
+    object_text,
     ranges_overlap,
     release_finding,
     releases_of_chart,
@@ -364,7 +364,7 @@ def foreign_value(render: ClusterRender, context: RuleContext) -> Iterator[Findi
     if pattern is None:
         return
     for obj in render.objects:
-        flat = flat_text(obj.body)
+        flat = object_text(obj)
         if not any(value in flat for value in foreign):
             continue
         reported: set[str] = set()

@@ -10,11 +10,11 @@ from greenfield.core.model import ClusterRender, RenderedObject
 from greenfield.core.rules._helpers import (
     as_dict,
     finding,
-    flat_text,
     group_of,
     helm_releases,
     is_encrypted,
     is_unresolved,
+    object_text,
     release_finding,
     walk_items,
     walk_strings,
@@ -96,7 +96,7 @@ def inlined(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
 
 
 def _token_findings(obj: RenderedObject) -> Iterator[Finding]:
-    flat = flat_text(obj.body)
+    flat = object_text(obj)
     if not any(marker in flat for marker in PREFILTER):
         return
     reported: set[str] = set()
