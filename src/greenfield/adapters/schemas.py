@@ -22,8 +22,6 @@ import importlib.util
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -380,6 +378,9 @@ def _read_file(path: Path) -> bytes | None:
 
 def fetch_url(url: str) -> bytes | None:
     """GET a schema; None on 404 (no schema there), OSError for anything else."""
+    import urllib.error  # only schema URLs need it: not loaded on every start
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": "greenfield-schema-store"})
     try:
         with urllib.request.urlopen(request, timeout=URL_TIMEOUT_SECONDS) as response:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ruamel.yaml import YAML
 
 from greenfield.errors import InputError
 
@@ -52,6 +51,8 @@ def load_file(path: Path, display: str | None = None) -> Any:
 
 def dump_documents(documents: list[Any]) -> str:
     """Deterministic YAML for generated files (key order kept, `---` before every document)."""
+    from ruamel.yaml import YAML  # only files that are written need it: not loaded on every start
+
     writer = YAML()
     writer.default_flow_style = False
     writer.width = 4096

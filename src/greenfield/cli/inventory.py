@@ -33,3 +33,7 @@ def check(
             clusters = ", ".join(result.inventory.clusters)
             console.print(f"[green]ok[/] {result.source}: {len(result.inventory.clusters)} clusters ({clusters})")
     raise typer.Exit(0 if result.ok else 1)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="inventory")

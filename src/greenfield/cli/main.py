@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import sys
+import threading
 
 import typer
 
 from greenfield import __version__
-from greenfield.cli import inventory, settings
 from greenfield.cli.common import err_console
 from greenfield.errors import GreenfieldError
 
@@ -18,8 +21,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(inventory.app, name="inventory")
-app.add_typer(settings.app, name="settings")
 
 _state = {"debug": False}
 
@@ -45,19 +46,32 @@ def _register_optional() -> None:
     registry.register(app)
 
 
+def _finish(code: int) -> None:
+    """Exit after a command ran to its end. When nothing else runs any more, the exit handlers run and the
+    process ends without freeing every object it built one by one (tens of milliseconds after a validate
+    run: a tenth of a quick one's time)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # a reader that went away (`| head`) is not an error of ours
+            stream.flush()
+    if threading.active_count() == 1:
+        atexit._run_exitfuncs()
+        os._exit(code)
+    sys.exit(code)
+
+
 def main() -> None:
     _register_optional()
     try:
         # click returns the code of a typer.Exit raised inside a command in non-standalone mode
         code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        _finish(code if isinstance(code, int) else 0)
     except GreenfieldError as error:
         if _state["debug"]:
             raise
         err_console.print(f"greenfield: {error.render()}", markup=False, soft_wrap=True)
         sys.exit(1)
     except typer.Exit as done:
-        sys.exit(done.exit_code)
+        _finish(done.exit_code)
     except typer.Abort:
         err_console.print("greenfield: aborted")
         sys.exit(1)

@@ -1,4 +1,4 @@
-"""The list of command groups beyond inventory/settings. Each line is added by the module that delivers it.
+"""The list of command groups. Each line is added by the module that delivers it.
 
 Startup time: when the `greenfield` program runs one known command, only the module registering that
 command is imported (its app modules are heavy: bootstrap, PKI, the local control plane, the story board).
@@ -16,6 +16,8 @@ import typer
 
 # Commands are only listed once they work end to end (no stubs). Modules, in registration order:
 MODULES = (
+    "inventory",  # foundation: platform.yaml checks
+    "settings",  # foundation: cluster-settings generated from the inventory
     "tools",
     "local",
     "validate",  # engine: offline Flux validation
@@ -27,6 +29,8 @@ MODULES = (
 )
 # top-level command name -> the module that registers it (a name missing here loads every module)
 COMMANDS = {
+    "inventory": "inventory",
+    "settings": "settings",
     "tools": "tools",
     "local": "local",
     "validate": "validate",
@@ -65,4 +69,8 @@ def register(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
     wanted = invoked_module(arguments) if arguments is not None else None
     for name in MODULES:
         if wanted is None or name == wanted:
-            importlib.import_module(f"greenfield.cli.{name}").register(app)
+            module = importlib.import_module(f"greenfield.cli.{name}")
+            module.register(app)
+            prepare = getattr(module, "prepare", None)
+            if wanted is not None and arguments is not None and callable(prepare):
+                prepare(list(arguments))  # the one command this process runs may start work early

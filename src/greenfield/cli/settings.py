@@ -36,3 +36,7 @@ def render(
     for item in files:
         state = "written" if item in changed else "unchanged"
         console.print(f"{state:9} {item.path.relative_to(root)}")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="settings")
