@@ -281,7 +281,25 @@ class Kustomizer:
     def build_many(self, requests: Sequence[BuildRequest]) -> list[BuildOutput]:
         """Build in the shared pool, batched: one kustomize process builds several Kustomizations (it loads
         its OpenAPI schema once per process, the dominant cost of a patched build). A request already built
-        or in flight (e.g. for another cluster) is reused."""
+        or in flight (e.g. for another cluster, or started ahead by `start`) is reused."""
+        return [future.result() for future in self._submit(requests)]
+
+    def start(self, requests: Sequence[BuildRequest]) -> None:
+        """Begin these builds without waiting (what the last run built, before the walk asks for it)."""
+        self._submit(requests)
+
+    def requests_started(self) -> list[BuildRequest]:
+        """Every build asked for so far (done or not), in order."""
+        with self._lock:
+            return list(self._futures)
+
+    def finished(self) -> list[BuildOutput]:
+        """The builds done so far that succeeded or failed normally, in the order they were asked for."""
+        with self._lock:
+            futures = list(self._futures.values())
+        return [future.result() for future in futures if future.done() and future.exception() is None]
+
+    def _submit(self, requests: Sequence[BuildRequest]) -> list[Future[BuildOutput]]:
         mine: list[tuple[BuildRequest, Future[BuildOutput]]] = []
         with self._lock:
             if self._pool is None:
@@ -308,7 +326,7 @@ class Kustomizer:
                 jobs.append(job)
         for batch in self._batches(jobs):
             self._pool.submit(self._run_batch, batch)
-        return [future.result() for future in futures]
+        return futures
 
     def _batches(self, jobs: list[_Job]) -> list[list[_Job]]:
         solo = [[job] for job in jobs if job.solo]

@@ -10,6 +10,8 @@ from typing import Any
 
 from greenfield.adapters import yamlio
 from greenfield.adapters.kustomize import Kustomizer
+from greenfield.adapters.render_memo import RenderMemo
+from greenfield.app.prefetch import Prefetch, default_cache_dir, stale_requests, write_index
 from greenfield.core.engine import EngineOptions, render_cluster
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender
@@ -35,6 +37,7 @@ class RenderOptions:
     chart_dirs: list[Path] = field(default_factory=list)  # --chart-dir: charts supplied locally
     kube_version: str = ""  # helm template --kube-version
     render_charts: bool = True
+    prefetch: Prefetch | None = None  # builds started before the run got here (the CLI starts it first thing)
 
 
 def _relative(repo: Path, path: str) -> str:
@@ -117,11 +120,27 @@ def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderO
 
         engine_options.charts = ChartRenderer(repo, options.chart_dirs, options.cache_dir, use_cache=options.use_cache,
                                               workers=options.workers)
-    with Kustomizer(repo, options.cache_dir, workers=options.workers, use_cache=options.use_cache) as kustomizer:
+    memo = None
+    cache_dir = (options.cache_dir or default_cache_dir(repo)).resolve()
+    if options.use_cache:
+        memo = RenderMemo(cache_dir)
+        engine_options.substitution_memo = memo.for_cluster
+    prefetch = options.prefetch
+    if prefetch is not None and options.use_cache and prefetch.matches(repo, options.cache_dir, options.workers):
+        builder = prefetch.take()
+    else:
+        builder = Kustomizer(repo, options.cache_dir, workers=options.workers, use_cache=options.use_cache)
+        if options.use_cache:
+            builder.start(stale_requests(repo.resolve(), cache_dir))
+    with builder as kustomizer:
         # clusters walk concurrently: their builds share one pool of `workers` kustomize processes
         with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
             futures = {target.name: pool.submit(render_cluster, target.name, target.entry, kustomizer,
                                                 engine_options) for target in targets}
             renders = {name: future.result() for name, future in futures.items()}
         stats = dict(kustomizer.stats)
+        if options.use_cache:
+            write_index(repo.resolve(), cache_dir, kustomizer.finished())
+    if memo is not None:
+        memo.save()
     return RenderResult(renders, time.perf_counter() - started, stats["builds"], stats["cached"])

@@ -14,6 +14,7 @@ from typing import Any
 from greenfield.adapters import yamlio
 from greenfield.adapters.command import Command
 from greenfield.app.inventory import load_inventory
+from greenfield.app.prefetch import Prefetch
 from greenfield.app.render import ClusterTarget, RenderOptions, render_repository, select_clusters
 from greenfield.core.engine import affected_kustomizations, changed_objects_scope
 from greenfield.core.findings import Finding, Severity, count_by_severity
@@ -42,6 +43,7 @@ class ValidateOptions:
     only_rules: list[str] = field(default_factory=list)  # rule id prefixes (default: all)
     chart_dirs: list[Path] = field(default_factory=list)  # --chart-dir: folders of <name>-<version>[.tgz] charts
     require_charts: bool = False  # a chart that is not available locally is a warning
+    prefetch: Prefetch | None = None  # builds the CLI started before importing the rest (see app/prefetch.py)
 
 
 @dataclass
@@ -162,7 +164,7 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     render_options = RenderOptions(cluster_paths=options.cluster_paths, substitute_from=options.substitute_from,
                                    cache_dir=cache_dir, use_cache=options.use_cache,
                                    strict=options.strict_substitution, chart_dirs=list(options.chart_dirs),
-                                   kube_version=version)
+                                   kube_version=version, prefetch=options.prefetch)
     rendered = render_repository(repo, targets, render_options)
     timings["render"] = rendered.seconds
     renders = rendered.renders

@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
+import hashlib
 import json
 import posixpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import yaml
@@ -149,6 +150,9 @@ class EngineOptions:
     extra_sources: list[dict[str, Any]] = field(default_factory=list)  # --substitute-from objects
     charts: ChartRenderer | None = None  # renders charts found locally / in --chart-dir (None: never render)
     kube_version: str = ""  # helm template --kube-version
+    # cluster -> a store of substituted Kustomization outputs (JSON texts) kept between runs by the caller:
+    # re-substituting an unchanged build with unchanged variables gives the same objects and notes
+    substitution_memo: Callable[[str], MutableMapping[str, str]] | None = None
 
 
 # kinds helm installs without a namespace: everything else lands in the release namespace
@@ -273,6 +277,7 @@ class _ClusterRun:
             self._index_source(body, external=True)
         self.root_source: tuple[str, str, str] | None = None
         self.local_urls: set[str] = set()
+        self.memo = options.substitution_memo(cluster) if options.substitution_memo is not None else None
 
     def _index_source(self, body: Mapping[str, Any], external: bool = False) -> None:
         kind = str(body.get("kind", ""))
@@ -436,18 +441,16 @@ class _ClusterRun:
             return []
         node.built = True
         spec = node.spec
-        substituting = isinstance(spec.get("postBuild"), dict) and bool(variables)
         common = _as_dict(spec.get("commonMetadata"))
         label = "" if node.synthetic else str(node.key)
         children: list[KustomizationNode] = []
-        for body, (file, line) in zip(output.documents, output.origins, strict=False):
-            body = json.loads(json.dumps(body))  # private copy: the builder may share cached documents
+        substituting = isinstance(spec.get("postBuild"), dict) and bool(variables)
+        bodies = self._substituted(node, output, variables) if substituting else \
+            json.loads(json.dumps(output.documents))  # private copies: the builder may share cached documents
+        for body, (file, line) in zip(bodies, output.origins, strict=False):
+            if body is None:
+                continue  # substitution failed: the note says why
             encrypted = "sops" in body
-            if substituting and not subst.is_disabled(body):
-                result = self._substitute(node, body, variables, file, line)
-                if result is None:
-                    continue
-                body = result
             if common:
                 metadata = body.setdefault("metadata", {})
                 for section in ("labels", "annotations"):
@@ -473,6 +476,32 @@ class _ClusterRun:
                 self.render.kustomizations[key] = child
                 children.append(child)
         return children
+
+    def _substituted(self, node: KustomizationNode, output: BuildOutput, variables: dict[str, str]
+                     ) -> list[dict[str, Any] | None]:
+        """The build's documents after postBuild substitution (None where it failed), notes on the node; from
+        the memo when this very build was substituted with the same variables before."""
+        key = ""
+        if self.memo is not None:
+            digest = hashlib.sha256(json.dumps(
+                [self.cluster, str(node.key), self.options.strict, sorted(variables.items()),
+                 sorted(node.opaque_variables), output.origins, output.documents], sort_keys=True, default=str
+            ).encode())
+            key = digest.hexdigest()
+            hit = self.memo.get(key)
+            if hit is not None:
+                stored = json.loads(hit)
+                node.notes.extend(EngineNote(**note) for note in stored["notes"])
+                return list(stored["bodies"])
+        first_note = len(node.notes)
+        bodies: list[dict[str, Any] | None] = []
+        for body, (file, line) in zip(output.documents, output.origins, strict=False):
+            body = json.loads(json.dumps(body))  # private copy: the builder may share cached documents
+            bodies.append(body if subst.is_disabled(body) else self._substitute(node, body, variables, file, line))
+        if self.memo is not None:
+            notes = [asdict(note) for note in node.notes[first_note:]]
+            self.memo[key] = json.dumps({"bodies": bodies, "notes": notes}, separators=(",", ":"), default=str)
+        return bodies
 
     def _substitute(self, node: KustomizationNode, body: dict[str, Any], variables: dict[str, str],
                     file: str, line: int) -> dict[str, Any] | None:

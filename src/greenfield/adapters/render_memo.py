@@ -1,0 +1,104 @@
+"""A persistent store of substituted Kustomization outputs, one JSON file per cluster under the cache.
+
+The engine asks it before substituting a build (key: the build's documents, variables, cluster, ...). The
+store is only valid for the code that wrote it: its file name carries a fingerprint of the engine's
+substitution sources, so a changed engine starts from an empty store instead of replaying stale notes.
+Entries not used by a run are dropped when it saves, which keeps the file the size of one render.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator, MutableMapping
+from pathlib import Path
+
+import greenfield.core.engine
+import greenfield.core.model
+import greenfield.core.substitution
+
+_FINGERPRINTED = (greenfield.core.engine, greenfield.core.model, greenfield.core.substitution)
+
+
+def code_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for module in _FINGERPRINTED:
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class ClusterMemo(MutableMapping[str, str]):
+    """key -> JSON text; remembers which keys this run used or added."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: dict[str, str] = {}
+        self._used: set[str] = set()
+        self._dirty = False
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(loaded, dict):
+                self._entries = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, str)}
+        except (OSError, ValueError):
+            pass  # no memo yet, or a broken one: start empty
+
+    def __getitem__(self, key: str) -> str:
+        value = self._entries[key]
+        self._used.add(key)
+        return value
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._entries[key] = value
+        self._used.add(key)
+        self._dirty = True
+
+    def __delitem__(self, key: str) -> None:
+        del self._entries[key]
+        self._dirty = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def save(self) -> None:
+        if not self._dirty and self._used == set(self._entries):
+            return
+        kept = {key: self._entries[key] for key in sorted(self._used) if key in self._entries}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            temporary.write_text(json.dumps(kept, separators=(",", ":")), encoding="utf-8")
+            temporary.replace(self.path)
+        except OSError:
+            pass  # a memo that cannot be written only makes the next run slower
+
+
+class RenderMemo:
+    """One ClusterMemo per cluster; `save()` after the render."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.folder = cache_dir / "substituted" / code_fingerprint()
+        self._clusters: dict[str, ClusterMemo] = {}
+        self._lock = threading.Lock()
+
+    def for_cluster(self, cluster: str) -> ClusterMemo:
+        with self._lock:
+            memo = self._clusters.get(cluster)
+            if memo is None:
+                safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in cluster) or "_"
+                memo = self._clusters[cluster] = ClusterMemo(self.folder / f"{safe}.json")
+            return memo
+
+    def save(self) -> None:
+        for memo in self._clusters.values():
+            memo.save()
+        with contextlib.suppress(OSError):  # memos written by other versions of the engine are of no use
+            for other in self.folder.parent.iterdir():
+                if other != self.folder and other.is_dir():
+                    shutil.rmtree(other, ignore_errors=True)
