@@ -10,6 +10,7 @@ best of N rounds and the ratios compare numbers taken side by side.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import sys
@@ -61,14 +62,12 @@ def _cli(repo: Path, cache: Path, *extra: str, schema: bool = True) -> float:
     return time.perf_counter() - started
 
 
-def _one_file_change(repo: Path) -> str:
-    for path in sorted((repo / "kubernetes").rglob("helmrelease.yaml")):
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write("# benchmark edit\n")
-        return path.relative_to(repo).as_posix()
-    path = next(iter(sorted((repo / "kubernetes").rglob("*.yaml"))))
+def _one_file_change(repo: Path, round_number: int) -> str:
+    """Append a comment to one HelmRelease file: its Kustomization's build misses the cache (kustomize runs)."""
+    paths = sorted((repo / "kubernetes").rglob("helmrelease.yaml")) or sorted((repo / "kubernetes").rglob("*.yaml"))
+    path = paths[0]
     with path.open("a", encoding="utf-8") as handle:
-        handle.write("# benchmark edit\n")
+        handle.write(f"# benchmark edit {round_number}\n")
     return path.relative_to(repo).as_posix()
 
 
@@ -81,6 +80,8 @@ def main() -> int:
     source = args.repo.resolve()
     os.environ.setdefault("GREENFIELD_SCHEMAS", str(ROOT.parent / "shared" / "schemas" / "crds"))
     schema = not args.no_schema
+    # an installed tool has its bytecode compiled (pip does it; ./run lets Python keep it): so does the CLI here
+    compileall.compile_dir(str(ROOT / "src" / "greenfield"), quiet=1)
 
     colds, warms, clis, bares = [], [], [], []
     report = None
@@ -99,8 +100,13 @@ def main() -> int:
             validate_repository(repo, None, options)
             warms.append(time.perf_counter() - started)
             clis.append(_cli(repo, cache, schema=schema))
-        changed_file = _one_file_change(repo)
-        changed = min(_cli(repo, cache, "--changed-since", "HEAD", schema=schema) for _ in range(2))
+        # each measurement is the first run after a new edit: the edited Kustomization is built by kustomize
+        changes = []
+        for round_number in range(max(2, args.rounds)):
+            changed_file = _one_file_change(repo, round_number)
+            changes.append(_cli(repo, cache, "--changed-since", "HEAD", schema=schema))
+        changed = min(changes)
+        _one_file_change(repo, len(changes))
         started = time.perf_counter()
         Command([sys.executable, "-c", "import greenfield.cli.main, greenfield.app.validate"], timeout=120).run()
         imports = time.perf_counter() - started
@@ -118,7 +124,8 @@ def main() -> int:
           "(target <= 3x)")
     print(f"validate warm (in-process):               {warm:.2f} s")
     print(f"validate warm (`greenfield validate` CLI, new process): {cli:.2f} s  (target <= 2 s)")
-    print(f"--changed-since after a one-file change ({changed_file}), CLI: {changed:.2f} s  (target <= 0.5 s)")
+    print(f"--changed-since, first run after a one-file change ({changed_file}), CLI: {changed:.2f} s  "
+          f"(target <= 0.5 s; runs {', '.join(f'{c:.2f}' for c in changes)})")
     affected = sum(len(names) for names in partial.affected.values())
     print(f"  of which: interpreter + imports (new process) {imports:.2f} s; in-process render "
           f"{partial.timings.get('render', 0):.2f} s, rules {partial.timings.get('rules', 0):.2f} s, schema "
