@@ -8,6 +8,7 @@ import pytest
 from tests.engine.conftest import BASIC, make_repo, own_rules, run, scenario, scenario_names
 
 from greenfield.core.findings import Severity
+from greenfield.core.model import NamespacedName
 from greenfield.core.rules.base import all_rules
 
 # chart rules need the helm binary: their failing and passing cases live in test_charts.py
@@ -66,3 +67,14 @@ def _key(namespace: str, name: str):  # type: ignore[no-untyped-def]
     from greenfield.core.model import NamespacedName
 
     return NamespacedName(namespace, name)
+
+
+def test_a_substitution_failure_fails_the_whole_kustomization(tmp_path: Path, build_cache: Path) -> None:
+    """kustomize-controller substitutes the whole build before it applies anything: nothing of it is applied."""
+    healthy = run(make_repo(tmp_path / "healthy"), build_cache).renders["dev"]
+    report = run(make_repo(tmp_path, "syntax"), build_cache)
+    node = report.renders["dev"].kustomizations[NamespacedName("flux-system", "podinfo")]
+    assert healthy.kustomizations[node.key].objects, "the healthy podinfo applies objects"
+    assert (node.built, node.objects) == (False, [])
+    assert "Flux fails this Kustomization" in node.error
+    assert [f.rule for f in report.findings if f.kustomization == "flux-system/podinfo"] == ["substitution/syntax"]

@@ -39,6 +39,7 @@ from greenfield.core.model import (
 SOURCE_GROUP = "source.toolkit.fluxcd.io"
 SYNTHETIC_ROOT = NamespacedName("", "")
 MAX_DEPTH = 40
+SUBSTITUTION_FAILURES = frozenset({"substitution-syntax", "substitution-invalid-yaml", "undefined-variable"})
 RUNTIME_NAMES = frozenset({
     "HOME", "PATH", "PWD", "USER", "HOSTNAME", "SHELL", "TMPDIR", "IFS", "RANDOM", "LANG", "TERM",
     "POD_IP", "POD_NAME", "POD_NAMESPACE", "NODE_NAME", "HOST_IP",
@@ -447,9 +448,16 @@ class _ClusterRun:
         substituting = isinstance(spec.get("postBuild"), dict) and bool(variables)
         bodies = self._substituted(node, output, variables) if substituting else \
             json.loads(json.dumps(output.documents))  # private copies: the builder may share cached documents
+        if any(body is None for body in bodies):
+            # kustomize-controller substitutes the whole build before applying anything: one object that
+            # fails fails the Kustomization, which then applies nothing (and creates none of its children)
+            node.built = False
+            node.error = next((note.message for note in node.notes if note.kind in SUBSTITUTION_FAILURES
+                               and "Flux fails this Kustomization" in note.message), "postBuild substitution failed")
+            return []
         for body, (file, line) in zip(bodies, output.origins, strict=False):
             if body is None:
-                continue  # substitution failed: the note says why
+                continue
             encrypted = "sops" in body
             if common:
                 metadata = body.setdefault("metadata", {})
