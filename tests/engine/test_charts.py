@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,73 @@ def test_missing_local_chart_path_is_an_error(tmp_path: Path, build_cache: Path)
     report = run(repo, build_cache)
     [item] = [f for f in report.findings if f.rule == "build/chart-template"]
     assert "charts/hello does not exist in the repository" in item.message
+
+
+def _with_values_files(repo: Path, *entries: str, ignore_missing: bool = False) -> None:
+    release = repo / "kubernetes/apps/hello/app/helmrelease.yaml"
+    listed = "".join(f"        - {entry}\n" for entry in entries)
+    extra = "      ignoreMissingValuesFiles: true\n" if ignore_missing else ""
+    release.write_text(release.read_text().replace(
+        "      chart: ./charts/hello\n", f"      chart: ./charts/hello\n      valuesFiles:\n{listed}{extra}", 1),
+        encoding="utf-8")
+
+
+@pytest.mark.integration
+def test_values_files_replace_the_chart_defaults_like_source_controller(tmp_path: Path, build_cache: Path,
+                                                                         helm: Path) -> None:
+    repo = chart_repo(tmp_path)
+    # repository-relative paths, merged in order; the chart's own values.yaml is no longer the default
+    (repo / "charts/hello/values-prod.yaml").write_text("greeting: from values-prod\nimage: x\n", encoding="utf-8")
+    (repo / "kubernetes/apps/hello/extra.yaml").write_text("image: y\nreplicaCount: 5\n", encoding="utf-8")
+    _with_values_files(repo, "charts/hello/values-prod.yaml", "./kubernetes/apps/hello/extra.yaml")
+    configmap = repo / "kubernetes/apps/hello/app/configmap.yaml"
+    configmap.write_text(configmap.read_text().replace("greeting: hello from valuesFrom", "other: x"),
+                         encoding="utf-8")
+    report = run(repo, build_cache)
+    assert not [f for f in report.findings if f.rule.startswith("build/chart")], [f.to_dict() for f in report.findings]
+    objects = chart_objects(report)
+    assert objects["ConfigMap/hello/hello-greeting"].body["data"]["greeting"] == "from values-prod"
+    assert objects["Deployment/hello/hello"].body["spec"]["replicas"] == 3  # the HelmRelease's values still win
+    node = report.renders["dev"].kustomizations[NamespacedName("flux-system", "hello")]
+    assert "kubernetes/apps/hello/extra.yaml" in node.inputs  # a values file is an input for --changed-since
+
+
+@pytest.mark.integration
+def test_a_missing_values_file_fails_the_chart_unless_ignored(tmp_path: Path, build_cache: Path, helm: Path) -> None:
+    repo = chart_repo(tmp_path)
+    _with_values_files(repo, "charts/hello/values-missing.yaml")
+    report = run(repo, build_cache)
+    [item] = [f for f in report.findings if f.rule == "build/chart-template"]
+    assert "no values file found at path '/charts/hello/values-missing.yaml'" in item.message
+    ignored = chart_repo(tmp_path / "ignored")
+    _with_values_files(ignored, "charts/hello/values-missing.yaml", ignore_missing=True)
+    report = run(ignored, build_cache)
+    assert not [f for f in report.findings if f.rule.startswith("build/chart")]
+    # every listed file missing and ignored: the chart's defaults are still replaced (by nothing)
+    deployment = chart_objects(report)["Deployment/hello/hello"].body
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] is None
+
+
+def test_values_files_of_a_repository_chart_are_files_of_the_chart(tmp_path: Path) -> None:
+    """A chart from a Helm/OCI repository (here a packaged chart in --chart-dir): paths name files inside the
+    chart, and "values.yaml" is the chart's own defaults."""
+    import tarfile
+
+    from greenfield.adapters.charts import ChartRenderer, ValuesFilesError
+
+    source = tmp_path / "podinfo"
+    shutil.copytree(SCENARIO / "charts/hello", source)
+    (source / "values-prod.yaml").write_text("greeting: prod\nextra: {a: 1}\n", encoding="utf-8")
+    package = tmp_path / "podinfo-6.9.2.tgz"
+    with tarfile.open(package, "w:gz") as archive:
+        archive.add(source, arcname="podinfo")
+    renderer = ChartRenderer(tmp_path, [tmp_path], tmp_path / "cache")
+    request = ChartRequest(release="podinfo", namespace="podinfo", chart="podinfo", version="6.9.2", local_path="",
+                           values_json="{}", include_crds=True, values_files=("values.yaml", "values-prod.yaml"))
+    located = renderer.locate(request)
+    assert located == package
+    merged, read = renderer._values_files(request, package)
+    assert merged == {"replicaCount": 1, "greeting": "prod", "image": "ghcr.io/example/hello:1.0.0", "extra": {"a": 1}}
+    assert read == []  # nothing of the repository was read
+    with pytest.raises(ValuesFilesError, match=r"no values file found at path 'values-dev\.yaml'"):
+        renderer._values_files(replace(request, values_files=("values-dev.yaml",)), package)

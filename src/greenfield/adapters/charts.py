@@ -9,7 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import re
+import shutil
+import tarfile
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from greenfield.core.engine import ChartOutput, ChartRequest
+from greenfield.core.engine import ChartOutput, ChartRequest, merge_values
 from greenfield.errors import GreenfieldError
 
 CACHE_VERSION = "1"
@@ -30,6 +34,34 @@ def _chart_version(folder: Path) -> str:
     except (OSError, yaml.YAMLError):
         return ""
     return str(data.get("version", "")) if isinstance(data, dict) else ""
+
+
+class ValuesFilesError(Exception):
+    """A valuesFiles entry source-controller could not merge: the chart fails with this message."""
+
+
+def _chart_file(chart: Path, name: str) -> bytes | None:
+    """A file of a chart folder or packaged chart (.tgz, whose files sit under one top-level folder)."""
+    if chart.is_dir():
+        path = chart / name
+        return path.read_bytes() if path.is_file() else None
+    with tarfile.open(chart) as archive:
+        for member in archive.getmembers():
+            parts = member.name.split("/", 1)
+            if member.isfile() and len(parts) == 2 and parts[1] == name:
+                extracted = archive.extractfile(member)
+                return extracted.read() if extracted is not None else None
+    return None
+
+
+def _chart_copy(chart: Path, scratch: Path) -> Path:
+    """A writable copy of the chart (folder or .tgz): its values.yaml is about to be replaced."""
+    if chart.is_dir():
+        return Path(shutil.copytree(chart, scratch / chart.name, symlinks=False))
+    with tarfile.open(chart) as archive:
+        archive.extractall(scratch / "unpacked", filter="data")
+    folders = [p for p in (scratch / "unpacked").iterdir() if p.is_dir()]
+    return folders[0] if len(folders) == 1 else scratch / "unpacked"
 
 
 def split_manifests(text: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -114,6 +146,13 @@ class ChartRenderer:
         files = self._files(chart)
         display = self._display(chart)
         inputs = [self._display(p) for p in files] if request.local_path else []
+        default_values: dict[str, Any] | None = None
+        if request.values_files:
+            try:
+                default_values, read = self._values_files(request, chart)
+            except ValuesFilesError as error:
+                return ChartOutput(found=True, file=display, inputs=inputs, error=str(error))
+            inputs += [name for name in read if name not in inputs]
         try:
             helm = self.helm()
         except GreenfieldError as error:
@@ -125,7 +164,7 @@ class ChartRenderer:
             identity = str(helm)
         digest = hashlib.sha256(f"{CACHE_VERSION}\0{identity}\0".encode())
         digest.update(json.dumps([request.release, request.namespace, request.values_json, request.include_crds,
-                                  request.kube_version]).encode())
+                                  request.kube_version, default_values], sort_keys=True, default=str).encode())
         for path in files:
             digest.update(path.relative_to(chart).as_posix().encode() if chart.is_dir() else b"")
             digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
@@ -138,7 +177,7 @@ class ChartRenderer:
                                    error=entry["error"], inputs=inputs, cached=True)
             except (OSError, ValueError, KeyError):
                 pass
-        output = self._template(request, chart, helm, display, inputs)
+        output = self._template(request, chart, helm, display, inputs, default_values)
         self.stats["charts"] += 1
         if self.use_cache:
             try:
@@ -151,17 +190,60 @@ class ChartRenderer:
                 pass  # a cache that cannot be written is only slower
         return output
 
-    def _template(self, request: ChartRequest, chart: Path, helm: Path, display: str, inputs: list[str]
-                  ) -> ChartOutput:
+    # -- valuesFiles (source-controller's chart builders) ------------------------------------------------
+    def _values_files(self, request: ChartRequest, chart: Path) -> tuple[dict[str, Any], list[str]]:
+        """The merged values that replace the chart's values.yaml, and the repository files read for them."""
+        merged: dict[str, Any] = {}
+        read: list[str] = []
+        for reference in request.values_files:
+            if request.local_path:  # chart from this repository: paths are relative to the repository root
+                inside = posixpath.normpath("/" + reference).lstrip("/")
+                path = self.repo / inside
+                if not path.is_file():
+                    if request.ignore_missing_values_files and not path.exists():
+                        continue
+                    raise ValuesFilesError(f"values files merge error: no values file found at path '/{inside}' "
+                                           f"(reference '{reference}')")
+                data: bytes | None = path.read_bytes()
+                read.append(inside)
+            else:  # a chart from a Helm or OCI repository: paths are files of the chart itself
+                name = posixpath.normpath(reference)
+                data = _chart_file(chart, "values.yaml" if name == "values.yaml" else name)
+                if data is None:
+                    if request.ignore_missing_values_files:
+                        continue
+                    raise ValuesFilesError(f"values files merge error: no values file found at path '{reference}'")
+            try:
+                values = yaml.safe_load(data or b"") or {}
+            except yaml.YAMLError as error:
+                raise ValuesFilesError(f"values files merge error: unmarshaling values from '{reference}' failed: "
+                                       f"{str(error).splitlines()[0]}") from error
+            if not isinstance(values, dict):
+                raise ValuesFilesError(f"values files merge error: unmarshaling values from '{reference}' failed: "
+                                       "not a mapping")
+            merged = merge_values(merged, values)
+        return merged, read
+
+    def _template(self, request: ChartRequest, chart: Path, helm: Path, display: str, inputs: list[str],
+                  default_values: dict[str, Any] | None = None) -> ChartOutput:
         from greenfield.adapters.helm import Helm
 
         home = self.cache_dir / "helm-home"
-        code, stdout, stderr = Helm(str(helm)).template_raw(
-            request.release, str(chart), request.namespace, request.values, include_crds=request.include_crds,
-            kube_version=request.kube_version, home=home)
-        if code != 0:
-            message = (stderr or stdout).strip().replace(str(chart), display)
-            return ChartOutput(found=True, file=display, inputs=inputs, error=message or f"helm exited {code}")
+        with tempfile.TemporaryDirectory(prefix="greenfield-chart-") as scratch:
+            target = chart
+            if default_values is not None:
+                target = _chart_copy(chart, Path(scratch))
+                if not (target / "values.yaml").is_file():
+                    return ChartOutput(found=True, file=display, inputs=inputs,
+                                       error="values files merge error: failed to locate values file: values.yaml")
+                (target / "values.yaml").write_text(yaml.safe_dump(default_values) if default_values else "",
+                                                    encoding="utf-8")
+            code, stdout, stderr = Helm(str(helm)).template_raw(
+                request.release, str(target), request.namespace, request.values, include_crds=request.include_crds,
+                kube_version=request.kube_version, home=home)
+            if code != 0:
+                message = (stderr or stdout).strip().replace(str(target), display).replace(str(chart), display)
+                return ChartOutput(found=True, file=display, inputs=inputs, error=message or f"helm exited {code}")
         try:
             documents, sources = split_manifests(stdout)
         except yaml.YAMLError as error:

@@ -122,6 +122,10 @@ class ChartRequest:
     values_json: str  # the merged values as canonical JSON (hashable, cache key material)
     include_crds: bool
     kube_version: str = ""
+    # source-controller's valuesFiles: merged in order, they replace the chart's values.yaml (paths relative to
+    # the repository for a chart from this repository, to the chart otherwise, where "values.yaml" is the chart's)
+    values_files: tuple[str, ...] = ()
+    ignore_missing_values_files: bool = False
 
     @property
     def values(self) -> dict[str, Any]:
@@ -224,12 +228,12 @@ def source_data(body: Mapping[str, Any]) -> tuple[dict[str, str], bool]:
     return data, encrypted
 
 
-def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def merge_values(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """Helm's MergeMaps: nested maps merge, everything else is replaced."""
     result = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = _merge(result[key], value)
+            result[key] = merge_values(result[key], value)
         else:
             result[key] = value
     return result
@@ -592,6 +596,8 @@ class _ClusterRun:
                     ref = _as_dict(found.spec.get("ref"))
                     info.version = str(ref.get("digest") or ref.get("tag") or ref.get("semver") or "")
                 elif found is not None and kind == "HelmChart":
+                    info.values_files = [str(v) for v in found.spec.get("valuesFiles") or [] if isinstance(v, str)]
+                    info.ignore_missing_values_files = bool(found.spec.get("ignoreMissingValuesFiles"))
                     info.chart = str(found.spec.get("chart", ""))
                     info.version = str(found.spec.get("version", ""))
                     inner = _as_dict(found.spec.get("sourceRef"))
@@ -608,6 +614,8 @@ class _ClusterRun:
                 info.source_kind, info.source = kind, source
                 info.chart = str(chart_spec.get("chart", ""))
                 info.version = str(chart_spec.get("version") or "")
+                info.values_files = [str(v) for v in chart_spec.get("valuesFiles") or [] if isinstance(v, str)]
+                info.ignore_missing_values_files = bool(chart_spec.get("ignoreMissingValuesFiles"))
                 found = index.get((kind, source.namespace, source.name))
                 if found is not None:
                     info.source_url = str(found.spec.get("url", ""))
@@ -637,10 +645,10 @@ class _ClusterRun:
                 except yaml.YAMLError:
                     continue
                 if isinstance(parsed, dict):
-                    values = _merge(values, parsed)
+                    values = merge_values(values, parsed)
             inline = spec.get("values")
             if isinstance(inline, dict):
-                values = _merge(values, inline)
+                values = merge_values(values, inline)
             info.values = values
             self.render.helm_releases.setdefault(key, info)
         if self.options.charts is not None:
@@ -658,7 +666,8 @@ class _ClusterRun:
                 release=info.release_name, namespace=info.release_namespace,
                 chart=info.chart.rstrip("/").rsplit("/", 1)[-1], version=info.version, local_path=info.chart_path,
                 values_json=json.dumps(info.values, sort_keys=True, default=str),
-                include_crds=str(install.get("crds") or "Create") != "Skip", kube_version=self.options.kube_version))
+                include_crds=str(install.get("crds") or "Create") != "Skip", kube_version=self.options.kube_version,
+                values_files=tuple(info.values_files), ignore_missing_values_files=info.ignore_missing_values_files))
         nodes = {("" if node.synthetic else str(node.key)): node for node in self.render.kustomizations.values()}
         for info, output in zip(releases, charts.render_many(requests), strict=True):
             node = nodes.get(info.kustomization)

@@ -151,6 +151,8 @@ class HelmReleaseInfo:
     chart_file: str = ""  # where the rendered chart was read from
     chart_error: str = ""  # helm's message when the chart failed to template
     chart_skipped: str = ""  # why a found chart was not templated (e.g. helm not built)
+    values_files: list[str] = field(default_factory=list)  # spec.chart.spec.valuesFiles / the HelmChart's
+    ignore_missing_values_files: bool = False
 
 
 @dataclass
