@@ -271,3 +271,46 @@ def test_values_files_of_a_repository_chart_are_files_of_the_chart(tmp_path: Pat
     assert read == []  # nothing of the repository was read
     with pytest.raises(ValuesFilesError, match=r"no values file found at path 'values-dev\.yaml'"):
         renderer._values_files(replace(request, values_files=("values-dev.yaml",)), package)
+
+
+@pytest.mark.integration
+def test_post_renderers_common_metadata_and_origin_labels_like_helm_controller(tmp_path: Path, build_cache: Path,
+                                                                               helm: Path) -> None:
+    repo = chart_repo(tmp_path)
+    crds = repo / "charts/hello/crds"
+    crds.mkdir()
+    (crds / "widget.yaml").write_text(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n"
+        "  name: widgets.example.com\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets}\n"
+        "  scope: Namespaced\n  versions: []\n", encoding="utf-8")
+    release = repo / "kubernetes/apps/hello/app/helmrelease.yaml"
+    release.write_text(release.read_text() + (
+        "  commonMetadata:\n    labels:\n      team: platform\n"
+        "  postRenderers:\n    - kustomize:\n        patches:\n          - target:\n              kind: Deployment\n"
+        "            patch: |\n              - op: replace\n                path: /spec/replicas\n                value: 7\n"
+        "        images:\n          - name: ghcr.io/example/hello\n            newTag: 2.0.0\n"), encoding="utf-8")
+    report = run(repo, build_cache)
+    assert not [f for f in report.findings if f.rule.startswith("build/chart")], [f.to_dict() for f in report.findings]
+    objects = chart_objects(report)
+    deployment = objects["Deployment/hello/hello"]
+    assert deployment.body["spec"]["replicas"] == 7
+    assert deployment.body["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/example/hello:2.0.0"
+    assert deployment.file == "charts/hello/templates/deployment.yaml"  # the template is still named
+    labels = deployment.body["metadata"]["labels"]
+    assert labels["team"] == "platform"
+    assert (labels["helm.toolkit.fluxcd.io/name"], labels["helm.toolkit.fluxcd.io/namespace"]) == ("hello", "hello")
+    assert "annotations" not in deployment.body["metadata"]
+    crd = objects["CustomResourceDefinition/widgets.example.com"].body  # crds/ files are not post-rendered
+    assert "labels" not in crd["metadata"]
+
+
+@pytest.mark.integration
+def test_a_post_renderer_that_fails_fails_the_chart(tmp_path: Path, build_cache: Path, helm: Path) -> None:
+    repo = chart_repo(tmp_path)
+    release = repo / "kubernetes/apps/hello/app/helmrelease.yaml"
+    release.write_text(release.read_text() + (
+        "  postRenderers:\n    - kustomize:\n        patches:\n          - target:\n              kind: Deployment\n"
+        "            patch: |\n              - op: remove\n                path: /spec/nothing/here\n"), encoding="utf-8")
+    report = run(repo, build_cache)
+    [item] = [f for f in report.findings if f.rule == "build/chart-template"]
+    assert "post-renderer kustomize failed" in item.message

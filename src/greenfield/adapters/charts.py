@@ -64,6 +64,85 @@ def _chart_copy(chart: Path, scratch: Path) -> Path:
     return folders[0] if len(folders) == 1 else scratch / "unpacked"
 
 
+class PostRenderError(Exception):
+    """helm-controller's post-rendering failed (a kustomize patch that does not apply, ...)."""
+
+
+SOURCE_ANNOTATION = "greenfield.invalid/chart-source"  # carries a document's template through kustomize
+
+
+def _is_chart_crd(source: str) -> bool:
+    """A file of the chart's crds/ folder ("<chart>/crds/x.yaml"): helm installs those without post-rendering."""
+    parts = source.split("/")
+    return len(parts) > 2 and parts[1] == "crds"
+
+
+def _kustomize_documents(documents: list[dict[str, Any]], renderer: dict[str, Any]) -> list[dict[str, Any]]:
+    """One postRenderers[].kustomize entry, as helm-controller runs it: the manifests as the only resource of a
+    kustomization with the entry's patches and images."""
+    from greenfield.adapters.command import Command
+    from greenfield.adapters.kustomize import kubectl_binary
+
+    kustomization: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                                     "resources": ["helm-output.yaml"]}
+    if renderer.get("patches"):
+        kustomization["patches"] = renderer["patches"]
+    if renderer.get("images"):
+        kustomization["images"] = renderer["images"]
+    with tempfile.TemporaryDirectory(prefix="greenfield-postrender-") as scratch:
+        folder = Path(scratch)
+        (folder / "helm-output.yaml").write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
+        (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8")
+        result = Command([str(kubectl_binary()), "kustomize", str(folder)], timeout=300,
+                         allowed_exit_codes=frozenset(range(256))).run()
+    if result.returncode != 0:
+        lines = [line for line in (result.stderr or result.stdout).replace(scratch + "/", "").splitlines() if line]
+        raise PostRenderError(f"post-renderer kustomize failed: {lines[-1].removeprefix('error: ') if lines else ''}")
+    return [d for d in yaml.safe_load_all(result.stdout) if isinstance(d, dict)]
+
+
+def _set_metadata(document: dict[str, Any], section: str, values: dict[str, Any]) -> None:
+    metadata = document.setdefault("metadata", {})
+    if isinstance(metadata, dict):
+        current = metadata.get(section)
+        metadata[section] = {**(current if isinstance(current, dict) else {}), **values}
+
+
+def post_render(documents: list[dict[str, Any]], sources: list[str], request: ChartRequest
+                ) -> tuple[list[dict[str, Any]], list[str]]:
+    """helm-controller's post-renderers over the chart's manifests (not its crds/ files): the kustomize entries
+    in order, then commonMetadata, then the labels naming the HelmRelease."""
+    crds = [(d, s) for d, s in zip(documents, sources, strict=True) if _is_chart_crd(s)]
+    manifests = [(d, s) for d, s in zip(documents, sources, strict=True) if not _is_chart_crd(s)]
+    renderers = json.loads(request.post_renderers_json)
+    if renderers and manifests:
+        marked = []
+        for document, source in manifests:
+            _set_metadata(document, "annotations", {SOURCE_ANNOTATION: source})
+            marked.append(document)
+        for renderer in renderers:
+            marked = _kustomize_documents(marked, renderer)
+        manifests = []
+        for document in marked:
+            annotations = document.get("metadata", {}).get("annotations") or {}
+            source = str(annotations.pop(SOURCE_ANNOTATION, ""))
+            if not annotations:
+                document["metadata"].pop("annotations", None)
+            manifests.append((document, source))
+    common = json.loads(request.common_metadata_json)
+    namespace, name = request.origin
+    for document, _ in manifests:
+        if isinstance(common.get("labels"), dict) and common["labels"]:
+            _set_metadata(document, "labels", common["labels"])
+        if isinstance(common.get("annotations"), dict) and common["annotations"]:
+            _set_metadata(document, "annotations", common["annotations"])
+        if name:
+            _set_metadata(document, "labels", {"helm.toolkit.fluxcd.io/name": name,
+                                               "helm.toolkit.fluxcd.io/namespace": namespace})
+    rendered = crds + manifests
+    return [d for d, _ in rendered], [s for _, s in rendered]
+
+
 def split_manifests(text: str) -> tuple[list[dict[str, Any]], list[str]]:
     """helm template output → documents and, per document, its `# Source:` template path."""
     documents: list[dict[str, Any]] = []
@@ -164,7 +243,8 @@ class ChartRenderer:
             identity = str(helm)
         digest = hashlib.sha256(f"{CACHE_VERSION}\0{identity}\0".encode())
         digest.update(json.dumps([request.release, request.namespace, request.values_json, request.include_crds,
-                                  request.kube_version, default_values], sort_keys=True, default=str).encode())
+                                  request.kube_version, default_values, request.post_renderers_json,
+                                  request.common_metadata_json, request.origin], sort_keys=True, default=str).encode())
         for path in files:
             digest.update(path.relative_to(chart).as_posix().encode() if chart.is_dir() else b"")
             digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
@@ -249,6 +329,10 @@ class ChartRenderer:
         except yaml.YAMLError as error:
             return ChartOutput(found=True, file=display, inputs=inputs,
                                error=f"helm template produced invalid YAML: {error}")
+        try:
+            documents, sources = post_render(documents, sources, request)
+        except PostRenderError as error:
+            return ChartOutput(found=True, file=display, inputs=inputs, error=str(error))
         files = []
         for source in sources:
             relative = source.split("/", 1)[1] if "/" in source else ""  # "<chart>/templates/x.yaml"

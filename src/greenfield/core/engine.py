@@ -126,6 +126,11 @@ class ChartRequest:
     # the repository for a chart from this repository, to the chart otherwise, where "values.yaml" is the chart's)
     values_files: tuple[str, ...] = ()
     ignore_missing_values_files: bool = False
+    # helm-controller's post-rendering, in its order: spec.postRenderers (kustomize patches and images, as a
+    # JSON list of {"patches", "images"}), spec.commonMetadata (JSON), then the origin labels naming the release
+    post_renderers_json: str = "[]"
+    common_metadata_json: str = "{}"
+    origin: tuple[str, str] = ("", "")  # the HelmRelease's namespace and name
 
     @property
     def values(self) -> dict[str, Any]:
@@ -661,13 +666,17 @@ class _ClusterRun:
             return
         requests = []
         for info in releases:
-            install = _as_dict(_as_dict(info.body.get("spec")).get("install"))
+            spec = _as_dict(info.body.get("spec"))
+            install = _as_dict(spec.get("install"))
             requests.append(ChartRequest(
                 release=info.release_name, namespace=info.release_namespace,
                 chart=info.chart.rstrip("/").rsplit("/", 1)[-1], version=info.version, local_path=info.chart_path,
                 values_json=json.dumps(info.values, sort_keys=True, default=str),
                 include_crds=str(install.get("crds") or "Create") != "Skip", kube_version=self.options.kube_version,
-                values_files=tuple(info.values_files), ignore_missing_values_files=info.ignore_missing_values_files))
+                values_files=tuple(info.values_files), ignore_missing_values_files=info.ignore_missing_values_files,
+                post_renderers_json=json.dumps(_kustomize_post_renderers(spec), sort_keys=True),
+                common_metadata_json=json.dumps(_as_dict(spec.get("commonMetadata")), sort_keys=True),
+                origin=(info.key.namespace, info.key.name)))
         nodes = {("" if node.synthetic else str(node.key)): node for node in self.render.kustomizations.values()}
         for info, output in zip(releases, charts.render_many(requests), strict=True):
             node = nodes.get(info.kustomization)
@@ -697,6 +706,16 @@ class _ClusterRun:
                     metadata["namespace"] = info.release_namespace
                 node.objects.append(RenderedObject(body=body, cluster=self.cluster, kustomization=info.kustomization,
                                                    file=source or output.file, chart=origin))
+
+
+def _kustomize_post_renderers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    renderers = []
+    for entry in spec.get("postRenderers") or []:
+        kustomize = _as_dict(_as_dict(entry).get("kustomize"))
+        if kustomize:
+            renderers.append({"patches": [p for p in kustomize.get("patches") or [] if isinstance(p, dict)],
+                              "images": [i for i in kustomize.get("images") or [] if isinstance(i, dict)]})
+    return renderers
 
 
 def render_cluster(cluster: str, entry: str, builder: Builder, options: EngineOptions | None = None
