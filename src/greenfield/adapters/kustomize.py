@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from greenfield.adapters.command import Command, CommandResult
+from greenfield.adapters.source_artifact import SourceArtifact, ignore_files
 from greenfield.core.engine import BuildOutput, BuildRequest, Problem
 from greenfield.errors import CommandError, InputError
 
@@ -70,6 +71,7 @@ class _Job:
     solo: bool  # top-level-only kustomization fields (buildMetadata, sortOptions, openapi): never batched
     keep_origin: bool = False  # Flux's build keeps config.kubernetes.io/origin (see _prepare)
     future: Future[BuildOutput] | None = None
+    artifact: SourceArtifact | None = None  # what of the repository the build may read (None: everything)
 
 
 def _kustomization_file(folder: Path) -> Path | None:
@@ -199,14 +201,17 @@ class _InputScanner:
             self.add_file(folder / openapi["path"])
 
 
-def generated_resources(folder: Path, check: bool = True) -> tuple[list[str], list[Problem]]:
+def generated_resources(folder: Path, check: bool = True, artifact: SourceArtifact | None = None
+                        ) -> tuple[list[str], list[Problem]]:
     """The resources kustomize-controller lists for a folder without kustomization file (with `check`, each
-    file must decode as YAML, as the controller requires)."""
+    file must decode as YAML, as the controller requires); files the artifact leaves out do not exist."""
     resources: list[str] = []
     problems: list[Problem] = []
 
     def walk(current: Path) -> None:
         for entry in sorted(current.iterdir(), key=lambda p: p.name):
+            if artifact is not None and artifact.excluded(entry):
+                continue
             if entry.is_dir() and not entry.is_symlink():
                 if _kustomization_file(entry) is not None:
                     resources.append(entry.relative_to(folder).as_posix())
@@ -276,6 +281,19 @@ class Kustomizer:
         self._pool: ThreadPoolExecutor | None = None
         self._futures: dict[BuildRequest, Future[BuildOutput]] = {}
         self._lock = threading.Lock()
+        self._artifacts: dict[str | None, SourceArtifact] = {}
+        self._ignore_files: list[str] | None = None
+
+    def artifact(self, source_ignore: str | None) -> SourceArtifact:
+        """The repository as the local GitRepository's artifact holds it (one per spec.ignore text)."""
+        with self._lock:
+            found = self._artifacts.get(source_ignore)
+            if found is None:
+                if self._ignore_files is None:
+                    self._ignore_files = ignore_files(self.repo)
+                found = SourceArtifact(self.repo, source_ignore, self._ignore_files)
+                self._artifacts[source_ignore] = found
+            return found
 
     # -- public --------------------------------------------------------------------------------------
     def build_many(self, requests: Sequence[BuildRequest]) -> list[BuildOutput]:
@@ -376,11 +394,18 @@ class Kustomizer:
                                            "folder"))
             output.error = f"kustomization path {shown} is not a directory"
             return output, None
+        artifact = self.artifact(request.source_ignore)
+        if artifact.missing(folder):
+            output.problems.append(Problem(
+                "path-ignored", f"kustomization path {shown} is not in the source artifact (a symlink, or left out "
+                "by .sourceignore / the GitRepository's spec.ignore / the default exclusions)"))
+            output.error = f"kustomization path not found: stat {shown}: no such file or directory"
+            return output, None
         scanner = _InputScanner(self.repo, self._memo)
         kfile = _kustomization_file(folder)
         generated: list[str] | None = None
         if kfile is None:
-            generated, problems = generated_resources(folder, check=False)
+            generated, problems = generated_resources(folder, check=False, artifact=artifact)
             output.generated = True
             output.problems.extend(Problem(p.kind, p.message, scanner.rel(Path(p.file)), 0) for p in problems)
             if problems:
@@ -422,7 +447,7 @@ class Kustomizer:
         output.problems.extend(scanner.problems)
         edited = self._edit(original, request, folder)
         output.inputs = sorted(scanner.rel(f) for f in scanner.files)
-        key = self._key(request, edited, original_text)
+        key = self._key(request, edited, original_text + "\0" + artifact.fingerprint)
         if self.use_cache:
             hit = self._load(key)
             if hit is not None:
@@ -434,7 +459,7 @@ class Kustomizer:
                     self.stats["cached"] += 1
                 return output, None
         if output.generated:  # a cache miss: now check that every listed file decodes, like the controller
-            _, problems = generated_resources(folder)
+            _, problems = generated_resources(folder, artifact=artifact)
             if problems:
                 output.problems.extend(Problem(p.kind, p.message, scanner.rel(Path(p.file)), 0) for p in problems)
                 output.error = problems[0].message
@@ -446,7 +471,8 @@ class Kustomizer:
         keep_origin = (kfile is not None and not original.get("resources")) or "originAnnotations" in metadata
         solo = any(k in original for k in ("sortOptions", "openapi")) or any(
             item != "originAnnotations" for item in metadata)
-        return output, _Job(output, folder, edited, scanner.files | scanner.visited, key, solo, keep_origin)
+        return output, _Job(output, folder, edited, scanner.files | scanner.visited, key, solo, keep_origin,
+                            artifact=artifact)
 
     # -- the edited kustomization --------------------------------------------------------------------
     def _edit(self, original: dict[str, Any], request: BuildRequest, folder: Path) -> dict[str, Any]:
@@ -537,7 +563,21 @@ class Kustomizer:
             pass  # a cache that cannot be written is only slower
 
     # -- running kustomize -----------------------------------------------------------------------------
-    def _farm(self, root: Path, folder: Path, edited: dict[str, Any], needed: set[Path] | None) -> Path:
+    @staticmethod
+    def _link(link: Path, real: Path, artifact: SourceArtifact | None, descend: bool = True) -> None:
+        """Link `real` at `link`, leaving out what the artifact does not hold (a folder holding such files is
+        mirrored entry by entry instead of linked whole)."""
+        if artifact is not None and artifact.excluded(real):
+            return
+        if artifact is not None and descend and real.is_dir() and artifact.holds_excluded(real):
+            link.mkdir(parents=True, exist_ok=True)
+            for entry in real.iterdir():
+                Kustomizer._link(link / entry.name, entry, artifact)
+            return
+        link.symlink_to(real)
+
+    def _farm(self, root: Path, folder: Path, edited: dict[str, Any], needed: set[Path] | None,
+              artifact: SourceArtifact | None = None) -> Path:
         """Mirror `folder` and its ancestors under root with symlinks; write the edited kustomization.
 
         With `needed` (the files and folders the build reads), only the ancestors' entries leading to them
@@ -570,7 +610,8 @@ class Kustomizer:
                     continue  # an ancestor of the folder, or inside it (linked above)
                 links[root.joinpath(*relative[:depth + 1])] = self.repo.joinpath(*relative[:depth + 1])
         for link, real in links.items():
-            link.symlink_to(real)
+            # the full farm (a fallback) does not look inside the ancestors' other entries: they may be huge
+            self._link(link, real, artifact, descend=needed is not None or link.parent == target)
         (target / "kustomization.yaml").write_text(
             yaml.safe_dump(edited, sort_keys=False, width=1 << 30), encoding="utf-8")
         return target
@@ -628,7 +669,7 @@ class Kustomizer:
             resources = []
             for index, job in enumerate(jobs):
                 farm = root / f"b{index}"
-                target = self._farm(farm, job.folder, job.edited, None if full_farm else job.needed)
+                target = self._farm(farm, job.folder, job.edited, None if full_farm else job.needed, job.artifact)
                 resources.append(target.relative_to(root).as_posix())
             metadata = ["originAnnotations"]
             for job in jobs:

@@ -18,7 +18,7 @@ import json
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 import yaml
@@ -60,6 +60,7 @@ class BuildRequest:
     components: tuple[str, ...] = ()
     images: tuple[str, ...] = ()  # JSON texts of spec.images entries
     ignore_missing_components: bool = False
+    source_ignore: str | None = None  # spec.ignore of the GitRepository the build reads (this repository)
 
     @classmethod
     def from_spec(cls, path: str, spec: Mapping[str, Any]) -> BuildRequest:
@@ -287,6 +288,7 @@ class _ClusterRun:
             self._index_source(body, external=True)
         self.root_source: tuple[str, str, str] | None = None
         self.local_urls: set[str] = set()
+        self.source_ignore: str | None = None  # the local GitRepository's spec.ignore, once it is rendered
         self.memo = options.substitution_memo(cluster) if options.substitution_memo is not None else None
 
     def _index_source(self, body: Mapping[str, Any], external: bool = False) -> None:
@@ -437,7 +439,7 @@ class _ClusterRun:
                     hint="rename the key in substitute/substituteFrom (letters, digits, underscores)"))
                 return None
         node.substitutions = variables
-        return BuildRequest.from_spec(path, spec), variables
+        return replace(BuildRequest.from_spec(path, spec), source_ignore=self.source_ignore), variables
 
     def _apply(self, node: KustomizationNode, output: BuildOutput, variables: dict[str, str]
                ) -> list[KustomizationNode]:
@@ -481,6 +483,8 @@ class _ClusterRun:
             if obj.kind == "GitRepository" and self.root_source is not None \
                     and (obj.kind, obj.namespace, obj.name) == self.root_source:
                 self.local_urls.add(str(obj.spec.get("url", "")))
+                ignore = obj.spec.get("ignore")
+                self.source_ignore = ignore if isinstance(ignore, str) else None
             if _is_flux_kustomization(body):
                 key = _key_of(body)
                 if key == node.key or key in self.render.kustomizations:

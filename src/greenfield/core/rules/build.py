@@ -18,6 +18,8 @@ E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 HINTS = {
     "path-missing": "fix spec.path (relative to the repository root, e.g. ./kubernetes/apps/x/app)",
     "path-not-directory": "spec.path must be a folder",
+    "path-ignored": "make the folder a real one (not a symlink) or stop .sourceignore / spec.ignore from "
+                    "leaving it out",
     "component-is-file": "point at the component's folder (with kustomization.yaml `kind: Component`)",
     "component-missing": "fix the component path or set spec.ignoreMissingComponents",
     "empty-resources": "list the manifests under resources:, or remove the kustomization from its parent",
@@ -62,9 +64,10 @@ def entry_missing(render: ClusterRender, context: RuleContext) -> Iterator[Findi
     yield from _notes(render, ("entry-missing",), "build/entry-missing", E)
 
 
-@rule("build/path-missing", E, "a Kustomization's spec.path does not exist (or is not a folder)")
+@rule("build/path-missing", E, "a Kustomization's spec.path does not exist, is not a folder, or is not in the "
+      "source artifact")
 def path_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
-    yield from _notes(render, ("path-missing", "path-not-directory"), "build/path-missing", E)
+    yield from _notes(render, ("path-missing", "path-not-directory", "path-ignored"), "build/path-missing", E)
 
 
 @rule("build/component-is-file", E, "a component (spec.components or components:) is a file, not a folder")
