@@ -314,3 +314,42 @@ def test_a_post_renderer_that_fails_fails_the_chart(tmp_path: Path, build_cache:
     report = run(repo, build_cache)
     [item] = [f for f in report.findings if f.rule == "build/chart-template"]
     assert "post-renderer kustomize failed" in item.message
+
+
+def _with_dependency(repo: Path, repository: str, version: str = "0.1.0") -> None:
+    chart = repo / "charts/hello/Chart.yaml"
+    meta = yaml.safe_load(chart.read_text())
+    meta["dependencies"] = [{"name": "sidecar", "version": version, "repository": repository}]
+    chart.write_text(yaml.safe_dump(meta), encoding="utf-8")
+
+
+@pytest.mark.integration
+def test_local_chart_dependencies_are_built_like_source_controller(tmp_path: Path, build_cache: Path,
+                                                                    helm: Path) -> None:
+    repo = chart_repo(tmp_path)
+    sidecar = repo / "charts/sidecar"
+    (sidecar / "templates").mkdir(parents=True)
+    (sidecar / "Chart.yaml").write_text("apiVersion: v2\nname: sidecar\nversion: 0.1.0\n", encoding="utf-8")
+    (sidecar / "templates/configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-sidecar\ndata:\n  a: b\n",
+        encoding="utf-8")
+    _with_dependency(repo, "file://../sidecar")
+    report = run(repo, build_cache)
+    assert not [f for f in report.findings if f.rule.startswith("build/chart")], [f.to_dict() for f in report.findings]
+    assert "ConfigMap/hello/hello-sidecar" in chart_objects(report)
+    node = report.renders["dev"].kustomizations[NamespacedName("flux-system", "hello")]
+    assert "charts/sidecar/templates/configmap.yaml" in node.inputs
+    assert not (repo / "charts/hello/charts").exists()  # the repository is never written to
+    # a constraint the local chart does not satisfy fails the chart, as the dependency build does
+    _with_dependency(repo, "file://../sidecar", version="^2.0.0")
+    [item] = [f for f in run(repo, build_cache).findings if f.rule == "build/chart-template"]
+    assert "dependency build failed" in item.message
+
+
+def test_a_remote_dependency_that_is_not_vendored_is_not_rendered_offline(tmp_path: Path, build_cache: Path) -> None:
+    repo = chart_repo(tmp_path)
+    _with_dependency(repo, "https://charts.example.com")
+    report = run(repo, build_cache, require_charts=True)
+    [item] = [f for f in report.findings if f.kustomization == "flux-system/hello" and f.rule.startswith("build/")]
+    assert item.rule == "build/chart-missing" and "not fetched offline" in item.message
+    assert not chart_objects(report)

@@ -36,6 +36,43 @@ def _chart_version(folder: Path) -> str:
     return str(data.get("version", "")) if isinstance(data, dict) else ""
 
 
+def _chart_name(path: Path) -> str:
+    """The name in Chart.yaml of a chart folder or packaged chart ("" when it is not a chart)."""
+    data = _chart_file(path, "Chart.yaml") if path.is_dir() or path.name.endswith(".tgz") else None
+    try:
+        meta = yaml.safe_load(data) if data else None
+    except yaml.YAMLError:
+        return ""
+    return str(meta.get("name", "")) if isinstance(meta, dict) else ""
+
+
+def missing_dependencies(chart: Path) -> list[dict[str, Any]]:
+    """The dependencies of an unpacked chart that its charts/ folder does not hold (source-controller builds
+    these before packaging a chart folder; Chart.lock takes precedence over Chart.yaml)."""
+    if not chart.is_dir():
+        return []  # a packaged chart carries its dependencies
+    requested: list[dict[str, Any]] = []
+    for name in ("Chart.lock", "Chart.yaml"):
+        try:
+            data = yaml.safe_load((chart / name).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("dependencies"), list):
+            requested = [d for d in data["dependencies"] if isinstance(d, dict)]
+            break
+    folder = chart / "charts"
+    present = [_chart_name(entry) for entry in sorted(folder.iterdir())] if folder.is_dir() else []
+    present = [name for name in present if name]
+    if len(present) == len(requested):
+        return []
+    return [dep for dep in requested if str(dep.get("alias") or dep.get("name", "")) not in present]
+
+
+def _is_local_dependency(dependency: dict[str, Any]) -> bool:
+    repository = str(dependency.get("repository") or "")
+    return repository == "" or repository.startswith("file://")
+
+
 class ValuesFilesError(Exception):
     """A valuesFiles entry source-controller could not merge: the chart fails with this message."""
 
@@ -54,10 +91,24 @@ def _chart_file(chart: Path, name: str) -> bytes | None:
     return None
 
 
-def _chart_copy(chart: Path, scratch: Path) -> Path:
-    """A writable copy of the chart (folder or .tgz): its values.yaml is about to be replaced."""
+def _chart_copy(chart: Path, scratch: Path, anchor_dependencies: bool = False) -> Path:
+    """A writable copy of the chart (folder or .tgz) to change (values.yaml, charts/). With
+    `anchor_dependencies`, the copy's local (file://) dependencies point at the original's absolute paths."""
     if chart.is_dir():
-        return Path(shutil.copytree(chart, scratch / chart.name, symlinks=False))
+        copy = Path(shutil.copytree(chart, scratch / chart.name, symlinks=False))
+        if anchor_dependencies:
+            for name in ("Chart.yaml", "Chart.lock"):
+                path = copy / name
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+                if not isinstance(data, dict) or not isinstance(data.get("dependencies"), list):
+                    continue
+                for dependency in data["dependencies"]:
+                    repository = str(dependency.get("repository") or "") if isinstance(dependency, dict) else "-"
+                    if repository == "" or repository.startswith("file://"):
+                        relative = repository.removeprefix("file://") or f"charts/{dependency.get('name')}"
+                        dependency["repository"] = f"file://{os.path.normpath(chart / relative)}"
+                path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return copy
     with tarfile.open(chart) as archive:
         archive.extractall(scratch / "unpacked", filter="data")
     folders = [p for p in (scratch / "unpacked").iterdir() if p.is_dir()]
@@ -225,6 +276,19 @@ class ChartRenderer:
         files = self._files(chart)
         display = self._display(chart)
         inputs = [self._display(p) for p in files] if request.local_path else []
+        dependencies = missing_dependencies(chart)
+        remote = [d for d in dependencies if not _is_local_dependency(d)]
+        if remote:
+            return ChartOutput(found=True, file=display, inputs=inputs, skipped=(
+                f"missing its dependency {remote[0].get('name')} from {remote[0].get('repository')} (not vendored "
+                "in charts/: remote dependencies are not fetched offline)"))
+        for dependency in dependencies:  # local ones are built from the repository: their files are inputs
+            repository = str(dependency.get("repository") or "")
+            relative = repository.removeprefix("file://") if repository else f"charts/{dependency.get('name')}"
+            target = Path(os.path.normpath(chart / relative))
+            files += [path for path in self._files(target) if path not in files] if target.exists() else []
+            if request.local_path and target.exists():
+                inputs += [self._display(path) for path in self._files(target) if self._display(path) not in inputs]
         default_values: dict[str, Any] | None = None
         if request.values_files:
             try:
@@ -246,7 +310,8 @@ class ChartRenderer:
                                   request.kube_version, default_values, request.post_renderers_json,
                                   request.common_metadata_json, request.origin], sort_keys=True, default=str).encode())
         for path in files:
-            digest.update(path.relative_to(chart).as_posix().encode() if chart.is_dir() else b"")
+            inside = chart.is_dir() and path.is_relative_to(chart)
+            digest.update(path.relative_to(chart).as_posix().encode() if inside else str(path).encode())
             digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
         entry_path = self.cache_dir / digest.hexdigest()[:2] / f"{digest.hexdigest()}.json"
         if self.use_cache:
@@ -257,7 +322,7 @@ class ChartRenderer:
                                    error=entry["error"], inputs=inputs, cached=True)
             except (OSError, ValueError, KeyError):
                 pass
-        output = self._template(request, chart, helm, display, inputs, default_values)
+        output = self._template(request, chart, helm, display, inputs, default_values, bool(dependencies))
         self.stats["charts"] += 1
         if self.use_cache:
             try:
@@ -305,14 +370,21 @@ class ChartRenderer:
         return merged, read
 
     def _template(self, request: ChartRequest, chart: Path, helm: Path, display: str, inputs: list[str],
-                  default_values: dict[str, Any] | None = None) -> ChartOutput:
+                  default_values: dict[str, Any] | None = None, dependencies: bool = False) -> ChartOutput:
         from greenfield.adapters.helm import Helm
 
         home = self.cache_dir / "helm-home"
         with tempfile.TemporaryDirectory(prefix="greenfield-chart-") as scratch:
             target = chart
+            if default_values is not None or dependencies:
+                target = _chart_copy(chart, Path(scratch), anchor_dependencies=dependencies)
+            if dependencies:
+                code, message = Helm(str(helm)).dependency_update(target, home=home)
+                if code != 0:
+                    message = message.replace(str(target), display).replace(str(chart), display)
+                    return ChartOutput(found=True, file=display, inputs=inputs,
+                                       error=f"dependency build failed: {message or f'helm exited {code}'}")
             if default_values is not None:
-                target = _chart_copy(chart, Path(scratch))
                 if not (target / "values.yaml").is_file():
                     return ChartOutput(found=True, file=display, inputs=inputs,
                                        error="values files merge error: failed to locate values file: values.yaml")

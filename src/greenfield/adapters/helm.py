@@ -68,6 +68,12 @@ class Helm:
                              allowed_exit_codes=frozenset(range(256))).run()
         return result.returncode, result.stdout, result.stderr
 
+    def dependency_update(self, chart: Path, *, home: Path) -> tuple[int, str]:
+        """`helm dependency update` of an unpacked chart (local file:// dependencies only: works offline)."""
+        result = Command([self.binary, "dependency", "update", str(chart), "--skip-refresh"], env=self._env(home),
+                         timeout=self.timeout, allowed_exit_codes=frozenset(range(256))).run()
+        return result.returncode, (result.stderr or result.stdout).strip()
+
     def upgrade_install(self, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
                         *, home: Path, wait: bool) -> None:
         with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:
