@@ -124,3 +124,15 @@ def _key(label: str):  # type: ignore[no-untyped-def]
 
     namespace, name = label.split("/")
     return NamespacedName(namespace, name)
+
+
+def test_a_changed_sourceignore_affects_every_kustomization(tmp_path: Path, build_cache: Path) -> None:
+    repo = make_repo(tmp_path)
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "base"]):
+        Command([*git, *args], cwd=repo, timeout=60).run()
+    (repo / "kubernetes/apps/grafana/.sourceignore").write_text("app/dashboard.yaml\n")
+    report = run(repo, build_cache, changed_since="HEAD")
+    # podinfo reads nothing of grafana's folder: still affected, the artifact it is built from changed
+    assert "flux-system/grafana" in report.affected["dev"] and "flux-system/podinfo" in report.affected["dev"]
+    assert [f.rule for f in report.findings if f.kustomization == "flux-system/grafana"] == ["build/kustomize-error"]

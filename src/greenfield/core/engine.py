@@ -743,6 +743,8 @@ def affected_kustomizations(render: ClusterRender, changed: Iterable[str], depen
     """Kustomizations whose inputs include a changed file, plus their descendants and (unless `dependents`
     is False) the Kustomizations that depend on them."""
     changed_set = set(changed)
+    if any(posixpath.basename(name) == ".sourceignore" for name in changed_set):
+        return set(render.kustomizations)  # what the source artifact holds changed: every build may differ
 
     def touched(node: KustomizationNode) -> bool:
         if changed_set.intersection(node.inputs) or node.file in changed_set:
