@@ -18,10 +18,12 @@ from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import greenfield.core.engine
+import greenfield.core.gomatch
 import greenfield.core.model
 import greenfield.core.substitution
 
-_FINGERPRINTED = (greenfield.core.engine, greenfield.core.model, greenfield.core.substitution)
+# the modules whose code decides what a substitution gives (objects and notes)
+_FINGERPRINTED = (greenfield.core.engine, greenfield.core.gomatch, greenfield.core.model, greenfield.core.substitution)
 
 
 def code_fingerprint() -> str:

@@ -9,10 +9,10 @@ regular file or a folder (symlinks). Paths are repository-relative, as lists of 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+
+from greenfield.core.gomatch import compile_pattern
 
 IGNORE_FILE = ".sourceignore"
 EXCLUDE_VCS = ".git/,.gitignore,.gitmodules,.gitattributes"
@@ -22,64 +22,8 @@ EXCLUDE_CI = (".github/,.circleci/,.travis.yml,.gitlab-ci.yml,appveyor.yml,.dron
 EXCLUDE_EXTRA = "**/.goreleaser.yml,**/.sops.yaml,**/.flux.yaml"
 
 
-def _class_char(pattern: str, position: int) -> tuple[str, int] | None:
-    """Go's getEsc: one (possibly escaped) character of a class; None where Go reports ErrBadPattern."""
-    if position >= len(pattern) or pattern[position] in "-]":
-        return None
-    if pattern[position] == "\\":
-        position += 1
-        if position >= len(pattern):
-            return None
-    return pattern[position], position + 1
-
-
-@lru_cache(maxsize=1024)
-def _name_pattern(pattern: str) -> re.Pattern[str] | None:
-    """Go's filepath.Match for one path element as a regex (None for a malformed pattern, which never matches)."""
-    out: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "\\":
-            index += 1
-            if index >= len(pattern):
-                return None
-            out.append(re.escape(pattern[index]))
-        elif char == "[":
-            position = index + 1
-            negate = position < len(pattern) and pattern[position] == "^"
-            if negate:
-                position += 1
-            ranges: list[str] = []
-            while True:
-                if position < len(pattern) and pattern[position] == "]" and ranges:
-                    break
-                low = _class_char(pattern, position)
-                if low is None:
-                    return None
-                character, position = low
-                if position < len(pattern) and pattern[position] == "-":
-                    high = _class_char(pattern, position + 1)
-                    if high is None:
-                        return None
-                    ranges.append(f"{re.escape(character)}-{re.escape(high[0])}")
-                    position = high[1]
-                else:
-                    ranges.append(re.escape(character))
-            out.append(f"[{'^' if negate else ''}{''.join(ranges)}]")
-            index = position
-        else:
-            out.append(re.escape(char))
-        index += 1
-    return re.compile("".join(out) + r"\Z")
-
-
 def _match(pattern: str, name: str) -> bool:
-    compiled = _name_pattern(pattern)
+    compiled = compile_pattern(pattern)
     return compiled is not None and compiled.match(name) is not None
 
 

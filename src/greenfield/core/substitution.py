@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from greenfield.core.gomatch import compile_pattern
+
 VARIABLE_NAME = re.compile(r"^[_A-Za-z][_A-Za-z0-9]*$")
 VARIABLE_NAME_PATTERN = "^[_[:alpha:]][_[:alpha:][:digit:]]*$"
 SUBSTITUTE_KEY = "kustomize.toolkit.fluxcd.io/substitute"
@@ -253,38 +255,12 @@ class _Parser:
         return result
 
 
-def _glob(pattern: str) -> re.Pattern[str]:
-    """Go's path.Match: '*' and '?' never match '/'."""
-    parts: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "*":
-            parts.append("[^/]*")
-        elif char == "?":
-            parts.append("[^/]")
-        elif char == "\\" and index + 1 < len(pattern):
-            index += 1
-            parts.append(re.escape(pattern[index]))
-        elif char == "[":
-            end = pattern.find("]", index + 1)
-            if end < 0:
-                parts.append(re.escape(char))
-            else:
-                body = pattern[index + 1:end].replace("\\", "\\\\")
-                if body.startswith("^"):
-                    body = "^" + body[1:]
-                parts.append(f"[{body}]")
-                index = end
-        else:
-            parts.append(re.escape(char))
-        index += 1
-    return re.compile("".join(parts) + r"\Z", re.S)
-
-
 def _trim(value: str, pattern: str, longest: bool, suffix: bool) -> str:
+    # fluxcd/pkg/envsubst trims a suffix by reversing both the value and the pattern (kept bug for bug)
     subject, glob_text = (value[::-1], pattern[::-1]) if suffix else (value, pattern)
-    matcher = _glob(glob_text)
+    matcher = compile_pattern(glob_text)
+    if matcher is None:
+        return value  # path.Match reports a malformed pattern: the value stays as it is
     match = ""
     for end in range(len(subject), 0, -1):
         if matcher.match(subject[:end]):
