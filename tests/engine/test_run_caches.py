@@ -174,3 +174,13 @@ def test_the_second_run_takes_substituted_objects_from_the_memo(tmp_path: Path) 
     path.write_text(json.dumps(marked), encoding="utf-8")
     again = render_repository(repo, TARGETS, RenderOptions(cache_dir=cache)).renders["dev"]
     assert any(o.body.get("metadata", {}).get("x-from-memo") for o in again.objects)
+
+
+def test_main_called_in_process_raises_system_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the program itself ends without teardown; a caller of main() keeps control."""
+    from greenfield.cli import main as cli_main
+
+    monkeypatch.setattr(sys, "argv", ["pytest-runner", "--version"])
+    with pytest.raises(SystemExit) as raised:
+        cli_main.main()
+    assert raised.value.code == 0

@@ -53,7 +53,11 @@ def _finish(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError):  # a reader that went away (`| head`) is not an error of ours
             stream.flush()
-    if threading.active_count() == 1:
+    from greenfield.cli import registry
+
+    # only as the program itself: a caller that runs main() in its own process (a test, an embedding tool)
+    # gets SystemExit as before
+    if threading.active_count() == 1 and registry.running_as_program():
         atexit._run_exitfuncs()
         os._exit(code)
     sys.exit(code)

@@ -64,6 +64,11 @@ def _program_argv() -> Sequence[str] | None:
     return None
 
 
+def running_as_program() -> bool:
+    """This process is the greenfield program (its console script or `python -m greenfield`)."""
+    return _program_argv() is not None
+
+
 def register(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
     arguments = argv if argv is not None else _program_argv()
     wanted = invoked_module(arguments) if arguments is not None else None
