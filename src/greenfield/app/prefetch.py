@@ -25,6 +25,7 @@ from greenfield.core.engine import BuildOutput, BuildRequest
 
 INDEX_FILE = "last-builds.json"
 INDEX_VERSION = 1
+DEFAULT_WORKERS = 2  # kustomize processes at once (the render's default too)
 
 
 def default_cache_dir(repo: Path) -> Path:
@@ -87,7 +88,7 @@ def stale_requests(repo: Path, cache_dir: Path) -> list[BuildRequest]:
 class Prefetch:
     """An open Kustomizer with the stale builds already started; the render takes it over (`take`)."""
 
-    def __init__(self, repo: Path, cache_dir: Path | None, workers: int = 2) -> None:
+    def __init__(self, repo: Path, cache_dir: Path | None, workers: int = DEFAULT_WORKERS) -> None:
         self.repo = repo.resolve()
         self.cache_dir = (cache_dir or default_cache_dir(self.repo)).resolve()
         self.kustomizer = Kustomizer(self.repo, self.cache_dir, workers=workers)
@@ -100,7 +101,7 @@ class Prefetch:
             if requests:
                 self.kustomizer.start(requests)
 
-    def matches(self, repo: Path, cache_dir: Path | None, workers: int) -> bool:
+    def matches(self, repo: Path, cache_dir: Path | None, workers: int = DEFAULT_WORKERS) -> bool:
         wanted = (cache_dir or default_cache_dir(repo.resolve())).resolve()
         return repo.resolve() == self.repo and wanted == self.cache_dir and workers == self.kustomizer.workers
 

@@ -11,7 +11,7 @@ from typing import Any
 from greenfield.adapters import yamlio
 from greenfield.adapters.kustomize import Kustomizer
 from greenfield.adapters.render_memo import RenderMemo
-from greenfield.app.prefetch import Prefetch, default_cache_dir, stale_requests, write_index
+from greenfield.app.prefetch import DEFAULT_WORKERS, Prefetch, default_cache_dir, stale_requests, write_index
 from greenfield.core.engine import EngineOptions, render_cluster
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender
@@ -33,7 +33,7 @@ class RenderOptions:
     cache_dir: Path | None = None
     use_cache: bool = True
     strict: bool = False
-    workers: int = 2
+    workers: int = DEFAULT_WORKERS
     chart_dirs: list[Path] = field(default_factory=list)  # --chart-dir: charts supplied locally
     kube_version: str = ""  # helm template --kube-version
     render_charts: bool = True

@@ -160,7 +160,7 @@ def command(
     root = repo_option(repo)
     prefetch = None
     if not no_cache:
-        prefetch = _early.pop() if _early and _early[-1].matches(root, cache_dir, 2) else Prefetch(root, cache_dir)
+        prefetch = _early.pop() if _early and _early[-1].matches(root, cache_dir) else Prefetch(root, cache_dir)
     from greenfield.app.validate import ValidateOptions, validate_repository
 
     options = ValidateOptions(cluster_paths=cluster_path, substitute_from=substitute_from, schemas=schemas,
