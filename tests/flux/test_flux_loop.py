@@ -216,3 +216,100 @@ def test_a_chart_that_cannot_be_fetched_stays_not_ready(synced: tuple[LocalContr
     upstream = poll(lambda: condition(api, "helmreleases.helm.toolkit.fluxcd.io", "upstream", "loop") or None, 120,
                     "HelmRelease upstream has a Ready condition")
     assert upstream["status"] != "True"
+
+
+DIFFERENTIAL_FILES = {
+    # what source-controller leaves out of the artifact: a .sourceignore entry and a spec.ignore entry
+    ".sourceignore": "differential/ignored/drop.yaml\n",
+    "differential/ignored/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: diff\n",
+    "differential/ignored/keep.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n  namespace: diff\n",
+    "differential/ignored/drop.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: drop\n  namespace: diff\n",
+    "differential/ignored/spec-dropped.yaml":
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: spec-dropped\n  namespace: diff\n",
+    # one object whose substitution fails: kustomize-controller applies nothing of the Kustomization
+    "differential/broken/good.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: good\n  namespace: diff\n"
+                                     "data:\n  a: ${A}\n",
+    "differential/broken/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n  namespace: diff\n"
+                                    "data:\n  b: ${A\n",
+}
+DIFFERENTIAL_SYNC = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  ignore: |
+    /differential/ignored/spec-dropped.yaml
+  interval: 1m
+  ref:
+    branch: main
+  url: {url}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: ignored
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./differential/ignored
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: broken
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./differential/broken
+  postBuild:
+    substitute:
+      A: x
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+"""
+
+
+def test_the_engine_renders_what_real_flux_applies_for_ignored_files_and_failed_substitutions(
+        loop: tuple[LocalControlPlane, FluxInfo, Path]) -> None:
+    """Differential: the same repository through source- and kustomize-controller and through the engine."""
+    from greenfield.app.validate import ValidateOptions, validate_repository
+    from greenfield.core.model import NamespacedName
+
+    plane, info, repo = loop
+    for name, text in DIFFERENTIAL_FILES.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    sync = DIFFERENTIAL_SYNC.format(url=info.git_url)
+    (repo / "differential/cluster").mkdir(parents=True)
+    (repo / "differential/cluster/sync.yaml").write_text(sync, encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "differential fixture")
+    api = plane.api(CLUSTER)
+    api.apply(sync, server_side=True)
+    poll(lambda: ready(api, "kustomizations.kustomize.toolkit.fluxcd.io", "ignored", "flux-system"), 180,
+         "Kustomization ignored Ready")
+    def build_failed() -> dict[str, Any] | None:
+        found = condition(api, "kustomizations.kustomize.toolkit.fluxcd.io", "broken", "flux-system")
+        return found if found.get("status") == "False" and "envsubst" in str(found.get("message")) else None
+
+    failed = poll(build_failed, 180, "Kustomization broken failing its substitution")
+    applied = {item["metadata"]["name"] for item in api.get("configmap", namespace="diff")["items"]
+               if item["metadata"]["name"] != "kube-root-ca.crt"}
+
+    report = validate_repository(repo, None, ValidateOptions(cluster_paths=["differential/cluster"], schema=False,
+                                                             cache_dir=repo.parent / "engine-cache"))
+    render = report.renders["cluster"]
+    ignored = render.kustomizations[NamespacedName("flux-system", "ignored")]
+    broken = render.kustomizations[NamespacedName("flux-system", "broken")]
+    rendered = {o.name for o in ignored.objects + broken.objects if o.kind == "ConfigMap"}
+    assert rendered == applied == {"keep"}
+    assert "envsubst" in failed["message"] and "envsubst" in broken.error, (failed, broken.error)
+    assert not broken.objects

@@ -483,6 +483,10 @@ class _ClusterRun:
             if obj.kind == "GitRepository" and self.root_source is not None \
                     and (obj.kind, obj.namespace, obj.name) == self.root_source:
                 self.local_urls.add(str(obj.spec.get("url", "")))
+            if obj.kind == "GitRepository" and api_group(obj.api_version) == SOURCE_GROUP and (
+                    (obj.kind, obj.namespace, obj.name) == self.root_source
+                    or (self.root_source is None and obj.name == "flux-system")):
+                # the repository's own GitRepository (as _is_local_source sees it): its spec.ignore shapes the artifact
                 ignore = obj.spec.get("ignore")
                 self.source_ignore = ignore if isinstance(ignore, str) else None
             if _is_flux_kustomization(body):
