@@ -313,3 +313,97 @@ def test_the_engine_renders_what_real_flux_applies_for_ignored_files_and_failed_
     assert rendered == applied == {"keep"}
     assert "envsubst" in failed["message"] and "envsubst" in broken.error, (failed, broken.error)
     assert not broken.objects
+
+
+CHART_FILES = {
+    "differential/charts/demo/Chart.yaml": "apiVersion: v2\nname: demo\nversion: 0.1.0\n",
+    "differential/charts/demo/values.yaml": "message: from-defaults\nother: from-chart-defaults\n",
+    "differential/charts/demo/values-prod.yaml": "message: from-values-file\nsize: small\n",
+    "differential/charts/demo/templates/configmap.yaml":
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-rendered\n"
+        "  namespace: {{ .Release.Namespace }}\ndata:\n  message: {{ .Values.message | quote }}\n"
+        "  other: {{ .Values.other | default \"unset\" | quote }}\n  size: {{ .Values.size | quote }}\n",
+    "differential/release/helmrelease.yaml": """\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: chart-diff
+  namespace: diff
+spec:
+  chart:
+    spec:
+      chart: ./differential/charts/demo
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+        namespace: flux-system
+      valuesFiles:
+        - differential/charts/demo/values-prod.yaml
+  commonMetadata:
+    labels:
+      team: platform
+  interval: 10m
+  postRenderers:
+    - kustomize:
+        patches:
+          - patch: |
+              - op: add
+                path: /data/patched
+                value: "yes"
+            target:
+              kind: ConfigMap
+  values:
+    size: large
+""",
+}
+CHART_SYNC = """\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: release
+  namespace: flux-system
+spec:
+  dependsOn:
+    - name: ignored
+  interval: 10m
+  path: ./differential/release
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+"""
+
+
+def test_the_engine_renders_a_local_chart_as_real_helm_controller_installs_it(
+        loop: tuple[LocalControlPlane, FluxInfo, Path]) -> None:
+    """Differential: valuesFiles replacing the chart's defaults, post-renderer patches, commonMetadata and the
+    origin labels, through source- and helm-controller and through the engine."""
+    from greenfield.app.validate import ValidateOptions, validate_repository
+    from greenfield.core.model import NamespacedName
+
+    plane, _info, repo = loop
+    assert (repo / "differential/cluster/sync.yaml").is_file(), "runs after the first differential test"
+    for name, text in CHART_FILES.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    sync = repo / "differential/cluster/sync.yaml"
+    sync.write_text(sync.read_text(encoding="utf-8") + "---\n" + CHART_SYNC, encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "differential chart")
+    api = plane.api(CLUSTER)
+    reconcile_now(plane, CLUSTER, "gitrepositories.source.toolkit.fluxcd.io", "flux-system", "flux-system")
+    api.apply(CHART_SYNC, server_side=True)
+    poll(lambda: ready(api, "helmreleases.helm.toolkit.fluxcd.io", "chart-diff", "diff"), 240,
+         "HelmRelease chart-diff Ready")
+    installed = api.get("configmap", "chart-diff-rendered", namespace="diff")
+
+    report = validate_repository(repo, None, ValidateOptions(cluster_paths=["differential/cluster"], schema=False,
+                                                             cache_dir=repo.parent / "engine-cache"))
+    node = report.renders["cluster"].kustomizations[NamespacedName("flux-system", "release")]
+    [rendered] = [o.body for o in node.objects if o.chart and o.kind == "ConfigMap"]
+    assert rendered["data"] == installed["data"] == {"message": "from-values-file", "other": "unset", "size": "large",
+                                                     "patched": "yes"}
+    ours = rendered["metadata"]["labels"]
+    assert ours == {"team": "platform", "helm.toolkit.fluxcd.io/name": "chart-diff",
+                    "helm.toolkit.fluxcd.io/namespace": "diff"}
+    assert ours.items() <= installed["metadata"]["labels"].items()
