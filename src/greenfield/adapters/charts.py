@@ -286,9 +286,9 @@ class ChartRenderer:
             repository = str(dependency.get("repository") or "")
             relative = repository.removeprefix("file://") if repository else f"charts/{dependency.get('name')}"
             target = Path(os.path.normpath(chart / relative))
-            files += [path for path in self._files(target) if path not in files] if target.exists() else []
-            if request.local_path and target.exists():
-                inputs += [self._display(path) for path in self._files(target) if self._display(path) not in inputs]
+            added = [path for path in self._files(target) if path not in files] if target.exists() else []
+            files += added
+            inputs += [self._display(path) for path in added] if request.local_path else []
         default_values: dict[str, Any] | None = None
         if request.values_files:
             try:

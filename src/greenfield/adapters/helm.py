@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from greenfield.adapters.command import Command
+from greenfield.adapters.command import Command, CommandResult
 from greenfield.errors import CommandError
 
 STRIP_CRDS = """#!{python}
@@ -43,20 +43,8 @@ class Helm:
         return {"HELM_CACHE_HOME": str(home / "cache"), "HELM_CONFIG_HOME": str(home / "config"),
                 "HELM_DATA_HOME": str(home / "data")}
 
-    def template(self, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
-                 *, include_crds: bool, home: Path) -> list[dict[str, Any]]:
-        with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:
-            values_file = Path(scratch) / "values.yaml"
-            values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
-            argv = [self.binary, "template", release, chart, "--namespace", namespace, "--values", str(values_file)]
-            argv += ["--version", version] if version and not Path(chart).exists() else []
-            argv += ["--include-crds"] if include_crds else ["--skip-crds"]
-            output = Command(argv, env=self._env(home), timeout=self.timeout).run().stdout
-        return [doc for doc in yaml.safe_load_all(output) if isinstance(doc, dict)]
-
-    def template_raw(self, release: str, chart: str, namespace: str, values: dict[str, Any], *,
-                     include_crds: bool, kube_version: str, home: Path, version: str = "") -> tuple[int, str, str]:
-        """`helm template` offline: (exit code, stdout, stderr); a failing chart is data, not an exception."""
+    def _template(self, release: str, chart: str, namespace: str, values: dict[str, Any], *, include_crds: bool,
+                  home: Path, version: str = "", kube_version: str = "", check: bool = True) -> CommandResult:
         with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:
             values_file = Path(scratch) / "values.yaml"
             values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
@@ -64,8 +52,20 @@ class Helm:
             argv += ["--version", version] if version and not Path(chart).exists() else []
             argv += ["--include-crds"] if include_crds else ["--skip-crds"]
             argv += ["--kube-version", kube_version] if kube_version else []
-            result = Command(argv, env=self._env(home), timeout=self.timeout,
-                             allowed_exit_codes=frozenset(range(256))).run()
+            codes = frozenset({0}) if check else frozenset(range(256))
+            return Command(argv, env=self._env(home), timeout=self.timeout, allowed_exit_codes=codes).run()
+
+    def template(self, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
+                 *, include_crds: bool, home: Path) -> list[dict[str, Any]]:
+        output = self._template(release, chart, namespace, values, include_crds=include_crds, home=home,
+                                version=version).stdout
+        return [doc for doc in yaml.safe_load_all(output) if isinstance(doc, dict)]
+
+    def template_raw(self, release: str, chart: str, namespace: str, values: dict[str, Any], *,
+                     include_crds: bool, kube_version: str, home: Path, version: str = "") -> tuple[int, str, str]:
+        """`helm template` offline: (exit code, stdout, stderr); a failing chart is data, not an exception."""
+        result = self._template(release, chart, namespace, values, include_crds=include_crds, home=home,
+                                version=version, kube_version=kube_version, check=False)
         return result.returncode, result.stdout, result.stderr
 
     def dependency_update(self, chart: Path, *, home: Path) -> tuple[int, str]:

@@ -24,7 +24,7 @@ import signal
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,20 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def allocate_ports(wanted: Sequence[str], *previous: Mapping[str, Any]) -> dict[str, int]:
+    """The first earlier allocation whose ports are all still free (stable URLs across restarts), else new
+    distinct free ports for every name."""
+    for old in previous:
+        if all(k in old and _port_free(int(old[k])) for k in wanted):
+            return {k: int(old[k]) for k in wanted}
+    ports: dict[str, int] = {}
+    while len(ports) < len(wanted):
+        port = free_port()
+        if port not in ports.values():
+            ports[wanted[len(ports)]] = port
+    return ports
 
 
 def _cmdline(pid: int) -> list[str] | None:
@@ -244,15 +258,7 @@ class LocalControlPlane:
         return state
 
     def _ports(self, previous: ClusterState | None) -> dict[str, int]:
-        wanted = ("etcd-client", "etcd-peer", "apiserver")
-        if previous and all(k in previous.ports and _port_free(previous.ports[k]) for k in wanted):
-            return {k: previous.ports[k] for k in wanted}
-        ports: dict[str, int] = {}
-        while len(ports) < len(wanted):
-            port = free_port()
-            if port not in ports.values():
-                ports[wanted[len(ports)]] = port
-        return ports
+        return allocate_ports(("etcd-client", "etcd-peer", "apiserver"), previous.ports if previous else {})
 
     def _start(self, state: ClusterState, name: str, binary: str, args: list[str]) -> None:
         log = self.cluster_dir(state.name) / "logs" / f"{name}.log"

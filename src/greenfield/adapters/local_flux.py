@@ -36,8 +36,7 @@ from greenfield.adapters.local_cluster import (
     ClusterState,
     LocalControlPlane,
     ProcessRecord,
-    _port_free,
-    free_port,
+    allocate_ports,
     owns,
     running,
 )
@@ -145,15 +144,7 @@ class LocalFlux:
         """The previous ports when free (the GitRepository URL stays the same across a recreate), else new ones."""
         wanted = ["http", "storage"] + [f"{c}-{kind}" for c in FLUX_CONTROLLER_TOOLS for kind in ("metrics", "health")]
         remembered = dict((self.wanted(cluster) or {}).get("ports") or {})
-        for old in (previous.ports if previous else {}, remembered):
-            if all(k in old and _port_free(int(old[k])) for k in wanted):
-                return {k: int(old[k]) for k in wanted}
-        ports: dict[str, int] = {}
-        while len(ports) < len(wanted):
-            port = free_port()
-            if port not in ports.values():
-                ports[wanted[len(ports)]] = port
-        return ports
+        return allocate_ports(wanted, previous.ports if previous else {}, remembered)
 
     # --- start -------------------------------------------------------------------------------------
     def install_crds(self, cluster: str) -> int:

@@ -20,7 +20,7 @@ from greenfield.core.engine import affected_kustomizations, changed_objects_scop
 from greenfield.core.findings import Finding, Severity, count_by_severity
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender, NamespacedName
-from greenfield.core.rules.base import RuleContext, all_rules, run_rules
+from greenfield.core.rules.base import RuleContext, run_rules
 from greenfield.core.rules.graph import bootstrap_groups
 from greenfield.core.settings import cluster_settings
 from greenfield.errors import CommandError, GreenfieldError, InputError
@@ -133,22 +133,6 @@ def _label(render: ClusterRender, key: NamespacedName) -> str:
     return "" if render.kustomizations[key].synthetic else str(key)
 
 
-def _run_rules_for(context: RuleContext, only_rules: list[str], clusters: list[str]) -> list[Finding]:
-    """run_rules with cluster checks limited to `clusters` (the context keeps every render: cross-cluster
-    checks still see the other clusters); platform checks run once."""
-    prefixes = tuple(only_rules)
-    findings: list[Finding] = []
-    for info in all_rules():
-        if prefixes and not info.id.startswith(prefixes):
-            continue
-        if info.scope == "platform":
-            findings.extend(info.check(context))
-            continue
-        for name in clusters:
-            findings.extend(info.check(context.renders[name], context))
-    return findings
-
-
 def validate_repository(repo: Path, clusters: list[str] | None = None, options: ValidateOptions | None = None
                         ) -> ValidationReport:
     """Render the clusters (all by default), run every rule and the schema check; never raises for findings."""
@@ -198,10 +182,7 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     context = RuleContext(renders=renders, inventory=inventory, settings=settings,
                           options=repository_rule_options(repo, inventory, {"require_charts": options.require_charts,
                                                                             **options.rule_options}))
-    if rule_clusters is None:
-        findings = run_rules(context, options.only_rules or None)
-    else:
-        findings = _run_rules_for(context, options.only_rules, rule_clusters)
+    findings = run_rules(context, options.only_rules or None, rule_clusters)
     timings["rules"] = time.perf_counter() - step
 
     notes: list[str] = []

@@ -27,6 +27,7 @@ from greenfield.core import substitution as subst
 from greenfield.core.model import (
     FLUX_KUSTOMIZATION,
     HELM_RELEASE,
+    SOURCE_GROUP,
     ClusterRender,
     EngineNote,
     HelmReleaseInfo,
@@ -36,7 +37,6 @@ from greenfield.core.model import (
     api_group,
 )
 
-SOURCE_GROUP = "source.toolkit.fluxcd.io"
 SYNTHETIC_ROOT = NamespacedName("", "")
 MAX_DEPTH = 40
 SUBSTITUTION_FAILURES = frozenset({"substitution-syntax", "substitution-invalid-yaml", "undefined-variable"})

@@ -10,6 +10,7 @@ from typing import Any
 
 FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "Kustomization")
 HELM_RELEASE = ("helm.toolkit.fluxcd.io", "HelmRelease")
+SOURCE_GROUP = "source.toolkit.fluxcd.io"
 
 
 def api_group(api_version: str) -> str:

@@ -18,6 +18,7 @@ from greenfield.core.findings import Finding, Severity
 from greenfield.core.model import (
     FLUX_KUSTOMIZATION,
     HELM_RELEASE,
+    SOURCE_GROUP,
     ClusterRender,
     HelmReleaseInfo,
     KustomizationNode,
@@ -26,7 +27,6 @@ from greenfield.core.model import (
     api_group,
 )
 
-SOURCE_GROUP = "source.toolkit.fluxcd.io"
 CILIUM_GROUP = "cilium.io"
 
 # API groups served by Kubernetes itself (no CRD needed). gateway.networking.k8s.io and

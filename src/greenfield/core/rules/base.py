@@ -63,9 +63,13 @@ def all_rules() -> list[RuleInfo]:
     return sorted(_REGISTRY.values(), key=lambda info: info.id)
 
 
-def run_rules(context: RuleContext, only: Iterable[str] | None = None) -> list[Finding]:
-    """Run every registered rule (or those whose id starts with one of `only`)."""
+def run_rules(context: RuleContext, only: Iterable[str] | None = None, clusters: Iterable[str] | None = None
+              ) -> list[Finding]:
+    """Run every registered rule (or those whose id starts with one of `only`). With `clusters`, cluster
+    checks run for those clusters only (the context keeps every render: cross-cluster checks still see the
+    others); platform checks run once either way."""
     prefixes = tuple(only) if only else ()
+    names = list(context.renders) if clusters is None else list(clusters)
     findings: list[Finding] = []
     for info in all_rules():
         if prefixes and not info.id.startswith(prefixes):
@@ -73,6 +77,6 @@ def run_rules(context: RuleContext, only: Iterable[str] | None = None) -> list[F
         if info.scope == "platform":
             findings.extend(info.check(context))
         else:
-            for render in context.renders.values():
-                findings.extend(info.check(render, context))
+            for name in names:
+                findings.extend(info.check(context.renders[name], context))
     return sorted(set(findings), key=lambda f: (f.cluster, f.kustomization, f.file, f.line, f.rule, f.message))
