@@ -4,17 +4,63 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from greenfield.errors import InputError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Markup and emoji codes are off on both consoles: object names, paths and messages come from the validated
+# repository and the command line, and `[/x]`, `[bold]` or `:smile:` in them must print as written. Styles are
+# given explicitly with `styled`/`line` below, never as markup inside a string.
+console = Console(highlight=False, markup=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, markup=False, emoji=False)
+
+# control characters other than tab and newline (an ESC in an object name would drive the terminal)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+Part = str | Text | tuple[str, str]
+
+
+def plain(value: object) -> str:
+    """`value` as printable text: control characters shown as escapes, undecodable bytes of paths as \\xNN."""
+    text = str(value)
+    if any("\udc80" <= char <= "\udcff" for char in text):  # a path that was not UTF-8 (surrogateescape)
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+def styled(value: object, style: str) -> Text:
+    """One piece of a line in a style; the text is never read as markup."""
+    return Text(plain(value), style=style)
+
+
+def line(*parts: Part) -> Text:
+    """A line from plain strings (never markup), styled pieces (`styled`) and (text, style) pairs."""
+    pieces: list[Text] = []
+    for part in parts:
+        if isinstance(part, Text):
+            pieces.append(part)
+        elif isinstance(part, tuple):
+            pieces.append(styled(part[0], part[1]))
+        else:
+            pieces.append(Text(plain(part)))
+    return Text.assemble(*pieces)
+
+
+def say(*parts: Part, style: str = "", err: bool = False) -> None:
+    """Print one message line as text (soft-wrapped: a long line stays one line for tools that read it)."""
+    (err_console if err else console).print(line(*parts), style=style, soft_wrap=True)
+
+
+def cell(value: object, style: str = "") -> Text:
+    """A table cell as text (strings given to a Table are otherwise parsed as markup)."""
+    return styled(value, style)
 
 
 class OutputFormat(StrEnum):

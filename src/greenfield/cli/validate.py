@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from greenfield.app.prefetch import Prefetch
-from greenfield.cli.common import console, repo_option
+from greenfield.cli.common import cell, console, line, repo_option, say, styled
 from greenfield.core.findings import Finding, Severity
 
 if TYPE_CHECKING:
@@ -51,25 +51,24 @@ def print_text(report: ValidationReport) -> None:
         by_place[(item.cluster, item.kustomization)].append(item)
     for name, render in report.renders.items():
         counts = {s: sum(1 for f in report.findings if f.cluster == name and f.severity == s) for s in Severity}
-        table.add_row(f"[bold]{name}[/] {render.entry}", str(len(render.objects)), str(len(render.kustomizations)),
-                      str(len(render.helm_releases)), str(counts[Severity.ERROR]), str(counts[Severity.WARNING]),
-                      str(counts[Severity.INFO]))
+        table.add_row(line(styled(name, "bold"), f" {render.entry}"), *map(cell, (
+            len(render.objects), len(render.kustomizations), len(render.helm_releases), counts[Severity.ERROR],
+            counts[Severity.WARNING], counts[Severity.INFO])))
         for node in render.ordered_kustomizations():
             label = "" if node.synthetic else str(node.key)
             found = by_place.get((name, label), [])
             if not found and node.built:
                 continue
             releases = sum(1 for r in render.helm_releases.values() if r.kustomization == label)
-            state = "  " if node.built else "[red]✗[/] "
-            table.add_row(f"{state}{label or '(entry)'}", str(len(node.objects)), "", str(releases),
-                          str(sum(f.severity == Severity.ERROR for f in found)),
-                          str(sum(f.severity == Severity.WARNING for f in found)),
-                          str(sum(f.severity == Severity.INFO for f in found)))
+            state = "  " if node.built else styled("✗ ", "red")
+            table.add_row(line(state, label or "(entry)"), *map(cell, (
+                len(node.objects), "", releases, sum(f.severity == Severity.ERROR for f in found),
+                sum(f.severity == Severity.WARNING for f in found), sum(f.severity == Severity.INFO for f in found))))
     console.print(table)
     for (cluster, kustomization), items in sorted(by_place.items()):
-        console.print(f"[bold]{cluster or 'platform'}[/] {kustomization or '(entry)'}")
+        say(styled(cluster or "platform", "bold"), f" {kustomization or '(entry)'}")
         for item in items:
-            console.print(f"  {finding_line(item)}", style=_STYLE[item.severity], markup=False, soft_wrap=True)
+            say(f"  {finding_line(item)}", style=_STYLE[item.severity])
     counts = report.counts
     total = report.timings.get("total", 0.0)
     summary = (f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), "
@@ -82,8 +81,8 @@ def print_text(report: ValidationReport) -> None:
     if report.changed_files is not None:
         summary += f"; --changed-since: {len(report.changed_files)} changed file(s)"
     for note in report.notes:
-        console.print(f"note: {note}", style="yellow", markup=False)
-    console.print(summary, style="red" if counts[Severity.ERROR] else "green", markup=False)
+        say(f"note: {note}", style="yellow")
+    say(summary, style="red" if counts[Severity.ERROR] else "green")
 
 
 def print_junit(report: ValidationReport) -> None:
