@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from greenfield.adapters import safe_read
 from greenfield.adapters.command import Command, CommandResult
 from greenfield.adapters.source_artifact import SourceArtifact, ignore_files
 from greenfield.core.engine import BuildOutput, BuildRequest, Problem
@@ -127,7 +128,7 @@ class _InputScanner:
         cached = self.memo.get(kfile)
         if cached is None:
             try:
-                text = kfile.read_text(encoding="utf-8")
+                text = safe_read.read_text(kfile)
                 data = yaml.load(text, Loader=_Loader)
             except (OSError, UnicodeDecodeError, yaml.YAMLError):
                 text, data = "", None  # kustomize reports it
@@ -222,7 +223,7 @@ def generated_resources(folder: Path, check: bool = True, artifact: SourceArtifa
                     resources.append(entry.relative_to(folder).as_posix())
                     continue
                 try:
-                    list(yaml.load_all(entry.read_text(encoding="utf-8"), Loader=_Loader))
+                    list(yaml.load_all(safe_read.read_text(entry), Loader=_Loader))
                 except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
                     problems.append(Problem("invalid-yaml", f"failed to decode Kubernetes YAML from "
                                             f"{entry.name}: {str(error).splitlines()[0]}", str(entry)))
@@ -236,7 +237,7 @@ def generated_resources(folder: Path, check: bool = True, artifact: SourceArtifa
 def _line_index(path: Path) -> list[tuple[int, str, str]]:
     """(first line, kind, name) of every document of a YAML file, by a quick text scan."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = safe_read.read_text(path)
     except (OSError, UnicodeDecodeError):
         return []
     index: list[tuple[int, str, str]] = []
@@ -423,7 +424,7 @@ class Kustomizer:
             original_text = ""
         else:
             try:
-                original_text = kfile.read_text(encoding="utf-8")
+                original_text = safe_read.read_text(kfile)
                 loaded = yaml.load(original_text, Loader=_Loader)
             except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
                 output.error = f"{scanner.rel(kfile)}: invalid kustomization: {str(error).splitlines()[0]}"

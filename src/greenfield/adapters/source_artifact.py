@@ -10,6 +10,7 @@ import os
 import threading
 from pathlib import Path
 
+from greenfield.adapters import safe_read
 from greenfield.adapters.command import Command
 from greenfield.core.sourceignore import IGNORE_FILE, ArtifactFilter, Pattern, read_patterns
 from greenfield.errors import CommandError
@@ -40,7 +41,7 @@ class SourceArtifact:
         digest = hashlib.sha256()
         for name in files if files is not None else ignore_files(self.repo):
             try:
-                text = (self.repo / name).read_text(encoding="utf-8")
+                text = safe_read.read_text(self.repo / name)
             except (OSError, UnicodeDecodeError):
                 continue
             domain = [part for part in Path(name).parent.as_posix().split("/") if part and part != "."]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from greenfield.adapters import yamlio
+from greenfield.adapters import safe_read, yamlio
 from greenfield.adapters.kustomize import Kustomizer
 from greenfield.adapters.render_memo import RenderMemo
 from greenfield.app.prefetch import DEFAULT_WORKERS, Prefetch, default_cache_dir, stale_requests, write_index
@@ -87,10 +87,7 @@ def load_sources(files: list[Path]) -> list[dict[str, Any]]:
     """ConfigMaps and Secrets supplied with --substitute-from (objects that only exist in the cluster)."""
     sources: list[dict[str, Any]] = []
     for file in files:
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as error:
-            raise InputError(f"cannot read: {error.strerror or error}", path=str(file)) from error
+        text = safe_read.read_text(file)
         for document in yamlio.load_documents(text, str(file)):
             if isinstance(document, dict) and document.get("kind") in ("ConfigMap", "Secret"):
                 metadata = document.setdefault("metadata", {})

@@ -13,7 +13,7 @@ from greenfield.app.schedule import ScheduleRequest, calendar_for, check_seed, s
 from greenfield.cli.common import cell, console, line, print_json, repo_option, say, styled
 from greenfield.core.plan.markdown import check_markdown, schedule_markdown, span
 from greenfield.core.plan.schedule import Severity, Strategy
-from greenfield.errors import InputError
+from greenfield.errors import InputError, quoted
 
 
 class Format(StrEnum):
@@ -44,7 +44,7 @@ def schedule(
         try:
             first = dt.date.fromisoformat(start)
         except ValueError as error:
-            raise InputError(f"--start {start!r}: not a date", hint="use YYYY-MM-DD") from error
+            raise InputError(f"--start {quoted(start)}: not a date", hint="use YYYY-MM-DD") from error
     request = ScheduleRequest(strategy, first, sprint_length, freeze, holiday, capacity)
     catalog, planned = schedule_repository(root, request)
     if output is Format.JSON:
