@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from greenfield.adapters import yamlio
+from greenfield.adapters import safe_read, yamlio
+from greenfield.adapters.yaml_keys import key_lines, line_of
 from greenfield.core.inventory import Inventory, InventoryProblem, parse_inventory
 from greenfield.errors import InputError
 
@@ -31,10 +32,13 @@ class InventoryCheck:
 
 
 def check_inventory_file(path: Path, display: str | None = None) -> InventoryCheck:
+    """The inventory's problems, each with its line; duplicate keys are refused (InputError) before any check:
+    YAML would keep only the second of two `apps:` clusters."""
     shown = display or path.name
     data = yamlio.load_file(path, shown)
+    lines = key_lines(safe_read.read_text(path, shown), shown)
     inventory, problems = parse_inventory(data)
-    return InventoryCheck(shown, inventory, problems)
+    return InventoryCheck(shown, inventory, [replace(p, line=line_of(lines, p.field)) for p in problems])
 
 
 def load_inventory(path: Path, display: str | None = None) -> Inventory:

@@ -23,7 +23,7 @@ def check(
     result = check_inventory_file(path, str(file) if file is not None else "platform.yaml")
     if output == OutputFormat.JSON:
         print_json({"source": result.source, "ok": result.ok,
-                    "problems": [{"field": p.field, "problem": p.problem, "hint": p.hint,
+                    "problems": [{"field": p.field, "line": p.line or None, "problem": p.problem, "hint": p.hint,
                                   "severity": p.severity} for p in result.problems]})
     else:
         for problem in result.problems:
