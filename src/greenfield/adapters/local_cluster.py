@@ -19,6 +19,7 @@ import http.client
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -37,6 +38,8 @@ from greenfield.adapters.kubeapi import KubeApi
 from greenfield.adapters.localpki import Pki, ensure_pki
 from greenfield.errors import ClusterError, InputError
 
+# a plain folder name (cluster names of platform.yaml are a subset): never a path
+LOCAL_CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 STATE_FILE = "state.json"
 KUBECONFIG = "kubeconfig"
 READY_TIMEOUT_S = 90.0
@@ -178,6 +181,11 @@ class LocalControlPlane:
         return self.state_dir / KUBECONFIG
 
     def cluster_dir(self, name: str) -> Path:
+        """The state folder of one cluster. The name must be a plain folder name: `down --wipe` removes this
+        folder, and `--cluster ../..` would otherwise remove the repository (or `/`)."""
+        if not LOCAL_CLUSTER_NAME.match(name):
+            raise InputError(f"{name[:60]!r} is not a cluster name", path="--cluster",
+                             hint="lower-case letters, digits and '-', as in platform.yaml")
         return self.state_dir / name
 
     def _state_path(self, name: str) -> Path:

@@ -33,6 +33,7 @@ import yaml
 from greenfield.adapters.command import Command
 from greenfield.adapters.gotools import FLUX_CONTROLLER_TOOLS, GoTools, tool
 from greenfield.adapters.local_cluster import (
+    LOCAL_CLUSTER_NAME,
     ClusterState,
     LocalControlPlane,
     ProcessRecord,
@@ -42,7 +43,7 @@ from greenfield.adapters.local_cluster import (
 )
 from greenfield.adapters.localhttp import CHARTS_PATH, REPO_PATH
 from greenfield.adapters.localpki import Pki
-from greenfield.errors import ClusterError, CommandError
+from greenfield.errors import ClusterError, CommandError, InputError
 
 HTTP_SERVER = "git-http"
 FIELD_MANAGER = "greenfield-flux"
@@ -86,6 +87,9 @@ def crd_documents(tools: GoTools) -> list[dict[str, Any]]:
 
 
 def wish_path(state_dir: Path, cluster: str) -> Path:
+    if not LOCAL_CLUSTER_NAME.match(cluster):  # `forget` unlinks this file: never a path out of the state folder
+        raise InputError(f"{cluster[:60]!r} is not a cluster name", path="--cluster",
+                         hint="lower-case letters, digits and '-', as in platform.yaml")
     return state_dir / "flux" / f"{cluster}.json"
 
 

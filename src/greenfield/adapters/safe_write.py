@@ -9,6 +9,7 @@ file is replaced by a rename, which replaces a link that appears in between inst
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -81,3 +82,30 @@ def write_inside(repo: Path, path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
         raise
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a file the user named (`--out`): created with its folders, or replaced in place. Opened without
+    blocking, so a FIFO nobody reads is an error instead of a hang (a pipe with a reader, like `>(cat)`, works);
+    every failure is one line naming the path."""
+    shown = str(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY, 0o644)
+    except OSError as error:
+        if error.errno == errno.ENXIO:
+            raise InputError("is a FIFO (named pipe) nobody reads", path=shown,
+                             hint="pass a regular file, or start the reader first") from error
+        raise InputError(f"cannot write: {error.strerror or error}", path=shown,
+                         hint="pass a writable file path") from error
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            fd = -1
+            out.write(text)
+    except OSError as error:
+        raise InputError(f"cannot write: {error.strerror or error}", path=shown,
+                         hint="pass a writable file path") from error
+    finally:
+        if fd >= 0:
+            os.close(fd)

@@ -37,7 +37,7 @@ from greenfield.core.schema_validation import (
     crd_schemas,
     normalize_crd_schema,
 )
-from greenfield.errors import InputError
+from greenfield.errors import InputError, quoted
 
 SCHEMAS_ENV = "GREENFIELD_SCHEMAS"
 URL_TIMEOUT_SECONDS = 15.0
@@ -122,7 +122,7 @@ def _kubernetes_validate_root() -> Path:
 def _minor(version: str) -> tuple[int, int]:
     match = re.match(r"^v?(\d+)\.(\d+)", version.strip())
     if not match:
-        raise InputError(f"not a Kubernetes version: {version!r}", hint="use MAJOR.MINOR[.PATCH], e.g. 1.34.1")
+        raise InputError(f"not a Kubernetes version: {quoted(version)}", hint="use MAJOR.MINOR[.PATCH], e.g. 1.34.1")
     return int(match.group(1)), int(match.group(2))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,7 +16,10 @@ from greenfield.app.prefetch import DEFAULT_WORKERS, Prefetch, default_cache_dir
 from greenfield.core.engine import EngineOptions, render_cluster
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender
-from greenfield.errors import InputError
+from greenfield.errors import InputError, quoted
+
+# a folder name: no path separators, not `.` or `..`
+CLUSTER_ARGUMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$")
 
 CLUSTERS_DIR = "kubernetes/clusters"
 
@@ -60,10 +64,14 @@ def select_clusters(repo: Path, inventory: Inventory | None, clusters: list[str]
         targets.append(ClusterTarget(Path(relative).name or "root", relative))
     if clusters:
         for name in clusters:
+            if not CLUSTER_ARGUMENT.match(name):
+                raise InputError(f"--cluster {quoted(name)}: not a cluster name",
+                                 hint="a cluster is named by its folder under kubernetes/clusters/ (use --cluster-path "
+                                      "for any other folder)")
             if any(t.name == name for t in targets):
                 continue
             if inventory is not None and name not in inventory.clusters:
-                raise InputError(f"unknown cluster {name!r}", path="platform.yaml",
+                raise InputError(f"unknown cluster {quoted(name)}", path="platform.yaml",
                                  hint=f"known clusters: {', '.join(sorted(inventory.clusters))}")
             entry = f"{CLUSTERS_DIR}/{name}"
             if inventory is None and not (repo / entry).is_dir():

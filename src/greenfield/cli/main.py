@@ -52,7 +52,8 @@ def _finish(code: int) -> None:
     run: a tenth of a quick one's time)."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError):  # a reader that went away (`| head`) is not an error of ours
-            stream.flush()
+            if stream is not None:  # None: the program was started with that descriptor closed
+                stream.flush()
     from greenfield.cli import registry
 
     # only as the program itself: a caller that runs main() in its own process (a test, an embedding tool)
@@ -72,6 +73,10 @@ def _fail(message: str, code: int = 1) -> None:
         with contextlib.suppress(OSError):
             os.write(2, f"greenfield: {plain(message)}\n".encode("utf-8", "backslashreplace"))
     sys.exit(code)
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _safe_streams() -> None:
@@ -101,7 +106,7 @@ def main() -> None:
     except OSError as error:  # a file the user named cannot be read or written
         if _state["debug"]:
             raise
-        where = f"{error.filename}: " if error.filename else ""
+        where = f"{_cut(str(error.filename))}: " if error.filename else ""
         _fail(f"{where}{error.strerror or error} (hint: check the path and its permissions)")
     except KeyboardInterrupt:
         _fail("interrupted", 130)

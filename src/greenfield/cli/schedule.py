@@ -36,11 +36,11 @@ def schedule(
 ) -> None:
     """Assign stories to sprints (dependencies, capacity, freezes, holidays), with critical path and slack."""
     root = repo_option(repo)
-    if check:
+    if check is not None:
         _check(root, check, output)
         return
     first = None
-    if start:
+    if start is not None:
         try:
             first = dt.date.fromisoformat(start)
         except ValueError as error:

@@ -16,6 +16,7 @@ from rich.table import Table
 from greenfield.app.prefetch import Prefetch
 from greenfield.cli.common import cell, console, line, repo_option, say, styled
 from greenfield.core.findings import Finding, Severity
+from greenfield.errors import InputError
 
 if TYPE_CHECKING:
     from greenfield.app.validate import ValidationReport
@@ -157,6 +158,9 @@ def command(
 ) -> None:
     """Render every cluster offline as Flux would and report what breaks reconciliation."""
     root = repo_option(repo)
+    for folder in chart_dir:
+        if not folder.is_dir():
+            raise InputError("not a directory", path=str(folder), hint="--chart-dir takes a folder of charts")
     prefetch = None
     if not no_cache:
         prefetch = _early.pop() if _early and _early[-1].matches(root, cache_dir) else Prefetch(root, cache_dir)
