@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -79,7 +80,8 @@ class ValidationReport:
 
 def _inventory(repo: Path) -> Inventory | None:
     path = repo / "platform.yaml"
-    return load_inventory(path, "platform.yaml") if path.is_file() else None
+    # present but not a regular file (a FIFO, a device, a dangling link): refused by the reader, not taken as absent
+    return load_inventory(path, "platform.yaml") if os.path.lexists(path) else None
 
 
 def changed_files(repo: Path, revision: str) -> list[str]:
