@@ -44,6 +44,11 @@ def check_inventory_file(path: Path, display: str | None = None) -> InventoryChe
 def load_inventory(path: Path, display: str | None = None) -> Inventory:
     """The inventory or an InputError naming every problem (one per line)."""
     check = check_inventory_file(path, display)
+    if len(check.errors) == 1:  # the one problem as the one error line
+        error = check.errors[0]
+        where = f"{check.source}:{error.line}" if error.line else check.source
+        raise InputError(f"{error.field}: {error.problem}" if error.field else error.problem, path=where,
+                         hint=error.hint or "run `greenfield inventory check` for details")
     if not check.ok or check.inventory is None:
         raise InputError("invalid inventory:\n  " + "\n  ".join(p.render(check.source) for p in check.errors),
                          path=check.source, hint="run `greenfield inventory check` for details")
