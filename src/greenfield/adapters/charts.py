@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from greenfield.adapters import safe_read
 from greenfield.core.engine import ChartOutput, ChartRequest, merge_values
 from greenfield.errors import GreenfieldError
 
@@ -30,7 +31,7 @@ SOURCE_LINE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
 
 def _chart_version(folder: Path) -> str:
     try:
-        data = yaml.safe_load((folder / "Chart.yaml").read_text(encoding="utf-8"))
+        data = yaml.safe_load(safe_read.read_text(folder / "Chart.yaml"))
     except (OSError, yaml.YAMLError):
         return ""
     return str(data.get("version", "")) if isinstance(data, dict) else ""
@@ -54,7 +55,7 @@ def missing_dependencies(chart: Path) -> list[dict[str, Any]]:
     requested: list[dict[str, Any]] = []
     for name in ("Chart.lock", "Chart.yaml"):
         try:
-            data = yaml.safe_load((chart / name).read_text(encoding="utf-8"))
+            data = yaml.safe_load(safe_read.read_text(chart / name))
         except (OSError, yaml.YAMLError):
             continue
         if isinstance(data, dict) and isinstance(data.get("dependencies"), list):
@@ -81,7 +82,7 @@ def _chart_file(chart: Path, name: str) -> bytes | None:
     """A file of a chart folder or packaged chart (.tgz, whose files sit under one top-level folder)."""
     if chart.is_dir():
         path = chart / name
-        return path.read_bytes() if path.is_file() else None
+        return safe_read.read_bytes(path) if path.is_file() else None
     with tarfile.open(chart) as archive:
         for member in archive.getmembers():
             parts = member.name.split("/", 1)

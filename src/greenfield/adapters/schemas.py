@@ -29,6 +29,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from greenfield.adapters import safe_read
 from greenfield.core.schema_validation import (
     DEFINITIONS_URI,
     CompiledSchema,
@@ -370,10 +371,10 @@ class _Location:
 
 
 def _read_file(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
+    """A schema file of a user's schema location: None when absent; bounded, regular files only (safe_read)."""
+    if not os.path.lexists(path):
         return None
+    return safe_read.read_bytes(path)
 
 
 def fetch_url(url: str) -> bytes | None:
