@@ -149,3 +149,15 @@ def test_unreadable_file_is_also_an_os_error(fifo: Path) -> None:
     """Repository scanners that already skip unreadable files (`except OSError`) skip these too."""
     with pytest.raises(OSError, match="FIFO"):
         safe_read.read_text(fifo)
+
+
+def test_a_fifo_in_a_schema_location_does_not_block(tmp_path: Path) -> None:
+    repo = small_repo(tmp_path / "repo", {"kubernetes/clusters/main/ks.yaml": (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a, namespace: flux-system}\n"
+        "spec: {interval: 1m, path: ./kubernetes/clusters/main, prune: true, sourceRef: {kind: GitRepository, "
+        "name: flux-system}}\n")})
+    schemas = tmp_path / "schemas" / "kustomize.toolkit.fluxcd.io"
+    schemas.mkdir(parents=True)
+    os.mkfifo(schemas / "kustomization_v1.json")
+    result = greenfield("validate", "--repo", str(repo), "--no-cache", "--schemas", str(schemas.parent), cwd=repo)
+    assert result.returncode in (0, 1) and b"Traceback" not in result.stderr
