@@ -44,7 +44,12 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
         target[last] = value
 
 
-_DELETE = object()
+class _Delete:
+    def __repr__(self) -> str:  # a stable test id (xdist workers must collect the same names)
+        return "<deleted>"
+
+
+_DELETE = _Delete()
 
 # (change, field the problem names, words the message contains)
 BROKEN: list[tuple[str, Any, str, str]] = [
