@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from greenfield.core.secret_shapes import secret_key, secret_value
+from greenfield.errors import quoted
 
 SETTING_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
 DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
@@ -43,7 +44,8 @@ def _text_only(what: str, example: str) -> Any:
     def check(value: Any) -> Any:
         if not isinstance(value, (bool, int, float)):
             return value  # strings are parsed by the field's type; anything else it rejects itself
-        raise ValueError(f"{what} must be written as text like {example}, not the {type(value).__name__} {value!r}")
+        shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}... ({len(str(value))} characters)"
+        raise ValueError(f"{what} must be written as text like {example}, not the {type(value).__name__} {shown}")
 
     return BeforeValidator(check)
 
@@ -58,11 +60,6 @@ Text = StrictStr
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-def _cut(value: str, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit - 5]}...{text[-1]}"
 
 
 def _dns_name(value: str) -> str:
@@ -187,14 +184,14 @@ class Git(Strict):
     @classmethod
     def _url(cls, value: str) -> str:
         if not GIT_URL.match(value):
-            raise ValueError(f"{_cut(value)} is not a git URL Flux can fetch (http://, https:// or ssh://HOST/PATH)")
+            raise ValueError(f"{quoted(value)} is not a git URL Flux can fetch (http://, https:// or ssh://HOST/PATH)")
         return value
 
     @field_validator("branch")
     @classmethod
     def _branch(cls, value: str) -> str:
         if not GIT_BRANCH.match(value):
-            raise ValueError(f"{_cut(value)} is not a valid branch name")
+            raise ValueError(f"{quoted(value)} is not a valid branch name")
         return value
 
 
