@@ -12,10 +12,10 @@ from pathlib import Path
 TIMEOUT_S = 60  # far above any case here (a few seconds each); a hang fails the test instead of the suite
 
 
-def greenfield(*args: str | bytes, cwd: Path, timeout: float = TIMEOUT_S,
-               stdout: int | None = subprocess.PIPE) -> subprocess.CompletedProcess[bytes]:
+def greenfield(*args: str | bytes, cwd: Path, timeout: float = TIMEOUT_S, stdout: int | None = subprocess.PIPE,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     """The CLI in its own process. Output stays bytes: a hostile case may print what is not UTF-8."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "greenfield", *args], cwd=cwd, stdout=stdout,
                           stderr=subprocess.PIPE, timeout=timeout, check=False, env=env)
 

@@ -142,3 +142,10 @@ def test_text_output_is_not_cut_or_wrapped_into_several_lines(hostile_repo: Path
     result = greenfield("validate", "--repo", str(hostile_repo), "--no-cache", "--no-schema", cwd=hostile_repo)
     findings = [row for row in text(result.stdout).splitlines() if row.startswith("  error ")]
     assert findings and all("(hint: " in row for row in findings)  # each finding whole on its line
+
+
+def test_a_terminal_that_cannot_encode_the_output_gets_escapes_not_a_crash(hostile_repo: Path) -> None:
+    result = greenfield("validate", "--repo", str(hostile_repo), "--no-cache", "--no-schema", cwd=hostile_repo,
+                        env={"PYTHONIOENCODING": "ascii"})
+    out = clean(result, code=1)
+    assert "flux-system/[/x]" in out and "error(s)" in out
