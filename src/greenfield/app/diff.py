@@ -10,6 +10,9 @@ costs cache look-ups only and a diff costs little more than one validate.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import shutil
 import tempfile
 import time
@@ -26,6 +29,8 @@ from greenfield.core.model import ClusterRender
 from greenfield.errors import InputError
 
 WORK_TREE = "work tree"
+BASE_MEMO = "diff-base"
+KEPT_TREES = 4  # exported revisions kept in the cache (a commit's tree never changes: a warm diff reuses it)
 
 
 @dataclass
@@ -77,7 +82,7 @@ def _relative_paths(repo: Path, paths: list[str]) -> list[str]:
 
 
 def _render(root: Path, clusters: list[str], options: DiffOptions, cache_dir: Path, cluster_paths: list[str],
-            given_paths: bool) -> tuple[dict[str, ClusterRender], list[ClusterTarget]]:
+            given_paths: bool, memo_dir: Path | None = None) -> tuple[dict[str, ClusterRender], list[ClusterTarget]]:
     inventory = _inventory(root)
     wanted = clusters
     if clusters:  # a cluster that exists at one revision only has an empty render at the other
@@ -91,7 +96,7 @@ def _render(root: Path, clusters: list[str], options: DiffOptions, cache_dir: Pa
     render_options = RenderOptions(cluster_paths=cluster_paths, substitute_from=options.substitute_from,
                                    cache_dir=cache_dir, use_cache=options.use_cache,
                                    strict=options.strict_substitution, chart_dirs=list(options.chart_dirs),
-                                   kube_version=version)
+                                   kube_version=version, memo_dir=memo_dir)
     return render_repository(root, targets, render_options).renders, targets
 
 
@@ -109,26 +114,24 @@ def diff_repository(repo: Path, clusters: list[str] | None = None, options: Diff
     names = list(clusters or [])
     timings: dict[str, float] = {}
     scratch = Path(tempfile.mkdtemp(prefix="greenfield-diff-"))
+    trees = cache_dir / "trees" if options.use_cache else scratch
     try:
         say(f"exporting {base_label} ({base_commit[:12]})")
         step = time.perf_counter()
-        base_root = scratch / "base"
-        base_root.mkdir()
-        gitrev.export_tree(top, base_commit, base_root, prefix)
+        base_root = exported_tree(top, base_commit, prefix, trees)
         timings["export"] = time.perf_counter() - step
         step = time.perf_counter()
         say(f"rendering {base_label}")
-        # the base first: the head's render writes the prefetch index last, for the next validate of the repo
-        base, _ = _render(base_root, names, options, cache_dir, _existing(base_root, cluster_paths), bool(cluster_paths))
+        # the base first: the head's render writes the prefetch index last, for the next validate of the repo;
+        # its own substitution memo, so that the two renders do not evict each other's entries
+        base, _ = _render(base_root, names, options, cache_dir, _existing(base_root, cluster_paths),
+                          bool(cluster_paths), memo_dir=cache_dir / BASE_MEMO)
         timings["render_base"] = time.perf_counter() - step
-        head_root = repo
-        if head_commit:
-            head_root = scratch / "head"
-            head_root.mkdir()
-            gitrev.export_tree(top, head_commit, head_root, prefix)
+        head_root = exported_tree(top, head_commit, prefix, trees) if head_commit else repo
         step = time.perf_counter()
         say(f"rendering {options.head or WORK_TREE}")
-        head, _ = _render(head_root, names, options, cache_dir, _existing(head_root, cluster_paths), bool(cluster_paths))
+        head, _ = _render(head_root, names, options, cache_dir, _existing(head_root, cluster_paths),
+                          bool(cluster_paths))
         timings["render_head"] = time.perf_counter() - step
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -139,6 +142,37 @@ def diff_repository(repo: Path, clusters: list[str] | None = None, options: Diff
     timings["compare"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
     return DiffResult(diff, base_commit, head_commit, timings)
+
+
+def exported_tree(top: Path, commit: str, prefix: str, trees: Path) -> Path:
+    """The commit's files under prefix, exported once into `trees` (kept for the next diff of that commit)."""
+    key = hashlib.sha256(f"{commit}\0{prefix}".encode()).hexdigest()[:24]
+    folder = trees / key
+    if folder.is_dir():
+        with contextlib.suppress(OSError):
+            os.utime(folder)  # recently used: kept when older trees are dropped
+        return folder
+    partial = trees / f".{key}.{os.getpid()}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        gitrev.export_tree(top, commit, partial, prefix)
+        partial.rename(folder)  # atomic: a folder under its final name is always complete
+    except OSError:
+        if not folder.is_dir():
+            raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    _drop_old_trees(trees)
+    return folder
+
+
+def _drop_old_trees(trees: Path) -> None:
+    with contextlib.suppress(OSError):
+        kept = sorted((p for p in trees.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[KEPT_TREES:]:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _existing(root: Path, cluster_paths: list[str]) -> list[str]:
