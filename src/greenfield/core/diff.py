@@ -176,16 +176,19 @@ _MISSING = object()
 _LIST_KEYS = ("name", "mountPath", "containerPort", "port", "key", "ip")  # merge keys of lists worth matching by
 
 
-def _list_key(items: list[Any]) -> str | None:
-    """The key that identifies every item of a list of mappings, when there is one and it is unique."""
-    if not items or not all(isinstance(item, dict) for item in items):
+def _list_key(*lists: list[Any]) -> str | None:
+    """The key that identifies every item of each list of mappings, when there is one, unique in each list."""
+    if not any(lists) or not all(isinstance(item, dict) for items in lists for item in items):
         return None
     for key in _LIST_KEYS:
-        values = [item.get(key, _MISSING) for item in items]
-        if all(value is not _MISSING and isinstance(value, str | int) for value in values) and (
-                len(set(values)) == len(values)):
+        if all(_unique_values(items, key) for items in lists):
             return key
     return None
+
+
+def _unique_values(items: list[Any], key: str) -> bool:
+    values = [item.get(key, _MISSING) for item in items]
+    return all(isinstance(v, str | int) and v is not _MISSING for v in values) and len(set(values)) == len(values)
 
 
 def _join(path: str, key: str) -> str:
@@ -209,7 +212,7 @@ def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
                 changes.extend(field_changes(before[key], after[key], child))
         return changes
     if isinstance(before, list) and isinstance(after, list):
-        key = _list_key(before + after)
+        key = _list_key(before, after)
         if key is not None:
             old = {item[key]: item for item in before}
             new = {item[key]: item for item in after}
