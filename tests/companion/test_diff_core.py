@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from greenfield.cli import diff_output
+from greenfield.core import diff_format as diff_output
 from greenfield.core.diff import SECRET_DATA_CHANGED, Change, diff_renders, field_changes
 from greenfield.core.model import ClusterRender, HelmReleaseInfo, KustomizationNode, NamespacedName, RenderedObject
 

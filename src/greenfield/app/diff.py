@@ -178,3 +178,9 @@ def _drop_old_trees(trees: Path) -> None:
 def _existing(root: Path, cluster_paths: list[str]) -> list[str]:
     """The cluster paths that exist at this revision (a cluster added by the change has no base)."""
     return [path for path in cluster_paths if (root / path).is_dir()] if cluster_paths else []
+
+
+def write_output(path: Path, text: str) -> None:
+    """--output-file: the formatted diff, for a CI step to post or archive."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

@@ -46,8 +46,8 @@ def command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Render two revisions and show what changes per cluster, Kustomization and object (exit 1 on changes)."""
-    from greenfield.app.diff import DiffOptions, diff_repository
-    from greenfield.cli import diff_output
+    from greenfield.app.diff import DiffOptions, diff_repository, write_output
+    from greenfield.core import diff_format as diff_output
 
     try:
         root = repo_option(repo)
@@ -77,7 +77,7 @@ def command(
         else:
             text = "\n".join(line for line, _ in diff_output.text_lines(diff)) + "\n"
         if out_file is not None:
-            out_file.write_text(text, encoding="utf-8")
+            write_output(out_file, text)
         else:
             typer.echo(text, nl=False)
     raise typer.Exit(EXIT_NO_CHANGE if diff.empty else EXIT_CHANGES)

@@ -1,4 +1,5 @@
-"""How a rendered diff is shown: text lines (Rich styles), a pull-request comment (markdown), JSON, HTML.
+"""How a rendered diff is shown (pure: text in, text out): text lines with Rich styles, a pull-request comment
+(markdown), JSON, HTML.
 
 Every format reads the same `RenderDiff`; none of them ever sees secret data (core/diff.py withholds it).
 The markdown comment stays below GitHub's 65,536-character limit: Kustomizations are added while they fit,
