@@ -8,7 +8,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tests.companion.conftest import commit_all, git, greenfield, replace_replicas
+from tests.companion.conftest import chart_fixture, commit_all, git, greenfield, replace_replicas, set_tier
 
 # (Kustomization, object, field path, before, after): the whole diff of the fixture commit
 EXPECTED = {
@@ -167,3 +167,20 @@ def test_export_runs_no_hook_filter_or_fsmonitor_of_the_repository(changed_repo:
         for key in ("core.fsmonitor", "core.hooksPath"):
             git(changed_repo, "config", "--unset", key)
         git(changed_repo, "config", "--remove-section", "filter.evil")
+
+
+def test_a_flux_repository_in_a_subfolder_of_the_git_repository(tmp_path: Path, diff_cache: Path) -> None:
+    mono = tmp_path / "mono"
+    mono.mkdir()
+    fleet = chart_fixture(mono)  # mono/repo: the Flux repository is one folder of a larger git repository
+    (mono / "README.md").write_text("not Flux\n", encoding="utf-8")
+    git(mono, "init", "-q", "-b", "main")
+    set_tier(fleet, "a")
+    commit_all(mono, "base")
+    set_tier(fleet, "c")
+    commit_all(mono, "tier c")
+    result = greenfield("diff", "--repo", str(fleet), "--base", "HEAD~1", "--head", "HEAD", "--format", "json",
+                        "--cache-dir", str(diff_cache), cwd=mono)
+    assert result.returncode == 1, result.stderr
+    assert flat(json.loads(result.stdout)) == {
+        ("flux-system/hello", "ConfigMap/hello/hello-values", "metadata.labels.tier", "a", "c")}
