@@ -8,8 +8,10 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import jsonschema
 from tests.companion.conftest import chart_fixture, commit_all, git, greenfield, replace_replicas, set_tier
 
+DIFF_SCHEMA = Path(__file__).resolve().parents[2] / "src/greenfield/data/schemas/diff-output.schema.json"
 # (Kustomization, object, field path, before, after): the whole diff of the fixture commit
 EXPECTED = {
     ("flux-system/hello", "ConfigMap/hello/hello-values", "metadata.labels.tier", "a", "b"),
@@ -45,6 +47,9 @@ def test_json_shows_exactly_the_commit_changes(changed_repo: Path, diff_cache: P
     assert deployment["chart"].startswith("hello") and deployment["file"] == "charts/hello/templates/deployment.yaml"
     assert document["summary"] == {"clusters": 1, "kustomizations": 1, "added": 0, "removed": 0, "changed": 3,
                                    "dangers": 0}
+    schema = json.loads(DIFF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert not list(jsonschema.Draft202012Validator(schema).iter_errors(document))
 
 
 def test_text_shows_the_same_changes(changed_repo: Path, diff_cache: Path) -> None:
@@ -184,3 +189,25 @@ def test_a_flux_repository_in_a_subfolder_of_the_git_repository(tmp_path: Path, 
     assert result.returncode == 1, result.stderr
     assert flat(json.loads(result.stdout)) == {
         ("flux-system/hello", "ConfigMap/hello/hello-values", "metadata.labels.tier", "a", "c")}
+
+
+def test_dangerous_changes_are_called_out_in_the_comment(changed_repo: Path, diff_cache: Path) -> None:
+    git(changed_repo, "checkout", "-q", "-b", "danger")
+    try:
+        listing = changed_repo / "kubernetes/apps/kustomization.yaml"
+        listing.write_text(listing.read_text(encoding="utf-8").replace("  - ./grafana\n", ""), encoding="utf-8")
+        podinfo = changed_repo / "kubernetes/apps/podinfo/ks.yaml"
+        podinfo.write_text(podinfo.read_text(encoding="utf-8").replace("  targetNamespace: podinfo\n",
+                                                                        "  suspend: true\n  targetNamespace: web\n"),
+                           encoding="utf-8")
+        commit_all(changed_repo, "drop grafana, move podinfo")
+        result = diff(changed_repo, diff_cache, "--base", "main", "--format", "markdown")
+        assert result.returncode == 1, result.stderr
+        table = [line for line in result.stdout.splitlines() if line.startswith("| dev |")]
+        assert {line.split("**")[1] for line in table} == {"diff/kustomization-removed", "diff/suspended",
+                                                           "diff/target-namespace", "diff/namespace-removed"}
+        assert "<details open><summary>- <code>dev</code> Kustomization <code>flux-system/grafana</code>" in (
+            result.stdout)
+    finally:
+        git(changed_repo, "checkout", "-q", "main")
+        git(changed_repo, "branch", "-q", "-D", "danger")

@@ -7,7 +7,9 @@ import copy
 import json
 from typing import Any
 
+import jsonschema
 import pytest
+from tests.companion.test_diff import DIFF_SCHEMA
 
 from greenfield.core import diff_format as diff_output
 from greenfield.core.diff import SECRET_DATA_CHANGED, Change, diff_renders, field_changes
@@ -148,6 +150,8 @@ def test_secret_data_is_never_in_any_format() -> None:
         for value in ("hunter2", "b2xk", "bmV3", "oldcipher", "newcipher"):
             assert value not in text
     assert SECRET_DATA_CHANGED in outputs[1] and "stringData.password" in outputs[1]
+    schema = json.loads(DIFF_SCHEMA.read_text(encoding="utf-8"))
+    assert not list(jsonschema.Draft202012Validator(schema).iter_errors(json.loads(outputs[0])))
     fields = json.loads(outputs[0])["clusters"][0]["kustomizations"][0]["objects"]
     assert all(f["secret"] and "before" not in f and "after" not in f for o in fields for f in o["fields"])
 
