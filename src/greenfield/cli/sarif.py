@@ -23,10 +23,18 @@ SRCROOT = "%SRCROOT%"
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
-def _rule_metadata() -> dict[str, tuple[str, Severity]]:
+def _rule_metadata() -> dict[str, tuple[str, Severity | None]]:
     from greenfield.core.rules.base import all_rules
+    from greenfield.core.schema_validation import RULE_INVALID, RULE_NOT_FOUND
 
-    return {info.id: (info.summary, info.severity) for info in all_rules()}
+    # the schema check is not a registered rule: its two ids are described here (severity varies by setting)
+    known: dict[str, tuple[str, Severity | None]] = {
+        RULE_INVALID: ("an object the API server would reject: it does not match its kind's schema", None),
+        RULE_NOT_FOUND: ("no schema found for the object's kind (built-in, rendered CRDs, configured locations)",
+                         None),
+    }
+    known.update({info.id: (info.summary, info.severity) for info in all_rules()})
+    return known
 
 
 def _fallback_file(report: ValidationReport, finding: Finding) -> str:
