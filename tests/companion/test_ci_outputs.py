@@ -40,6 +40,11 @@ def validate(repo: Path, cache: Path, *args: str) -> tuple[int, Any]:
     return result.returncode, json.loads(result.stdout)
 
 
+def findings_of(output: Any) -> list[dict[str, Any]]:
+    """The findings of `--format json`: a list today, `{"findings": [...], "clusters": {...}}` in the report shape."""
+    return output if isinstance(output, list) else output["findings"]
+
+
 def test_the_sarif_schema_rejects_what_it_should() -> None:
     errors = list(sarif_validator().iter_errors({"version": "2.1.0", "runs": [{"results": []}]}))
     assert errors  # a run without tool.driver is invalid: the check is real
@@ -48,7 +53,8 @@ def test_the_sarif_schema_rejects_what_it_should() -> None:
 @pytest.mark.parametrize("scenario", ["undefined-variable", "path-missing", "runtime-placeholder"])
 def test_sarif_is_valid_and_has_one_result_per_finding(tmp_path: Path, diff_cache: Path, scenario: str) -> None:
     repo = make_repo(tmp_path, scenario)
-    code, findings = validate(repo, diff_cache, "--no-schema", "--format", "json")
+    code, output = validate(repo, diff_cache, "--no-schema", "--format", "json")
+    findings = findings_of(output)
     sarif_code, log = validate(repo, diff_cache, "--no-schema", "--format", "sarif")
     assert sarif_code == code
     errors = sorted(sarif_validator().iter_errors(log), key=str)
@@ -79,9 +85,10 @@ def test_json_output_matches_the_schema_on_fixtures(tmp_path: Path, diff_cache: 
     validator = output_validator()
     seen: set[str] = set()
     for scenario in ("undefined-variable", "path-missing", "duplicate-object", "external-source"):
-        _, findings = validate(make_repo(tmp_path / scenario, scenario), diff_cache, "--no-schema", "--format",
-                               "json")
-        assert not list(validator.iter_errors(findings))
+        _, output = validate(make_repo(tmp_path / scenario, scenario), diff_cache, "--no-schema", "--format",
+                             "json")
+        assert not list(validator.iter_errors(output))
+        findings = findings_of(output)
         seen |= {f["severity"] for f in findings}
     assert {"error", "info"} <= seen
     assert list(validator.iter_errors([{"rule": "x/y", "severity": "fatal", "message": "m"}]))  # the schema bites
@@ -91,9 +98,10 @@ def test_json_output_matches_the_schema_on_fixtures(tmp_path: Path, diff_cache: 
 def test_json_and_sarif_on_corpus_repositories(name: str, diff_cache: Path, crd_schema_dir: Path) -> None:
     repo = CORPUS / "repos" / name
     paths = [arg for path in CORPUS_REPOS[name] for arg in ("--cluster-path", path)]
-    _, findings = validate(repo, diff_cache / name, *paths, "--schemas", str(crd_schema_dir), "--format", "json")
+    _, output = validate(repo, diff_cache / name, *paths, "--schemas", str(crd_schema_dir), "--format", "json")
+    assert not list(output_validator().iter_errors(output))
+    findings = findings_of(output)
     assert findings, "a corpus repository with no finding at all proves little"
-    assert not list(output_validator().iter_errors(findings))
     _, log = validate(repo, diff_cache / name, *paths, "--schemas", str(crd_schema_dir), "--format", "sarif")
     assert not list(sarif_validator().iter_errors(log))
     assert len(log["runs"][0]["results"]) == len(findings)

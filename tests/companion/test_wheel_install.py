@@ -104,7 +104,8 @@ def test_installed_wheel_validates_a_corpus_copy_like_the_checkout(installed: Pa
 
     first = run([str(installed)], repo, elsewhere, tmp_path / "home", template)
     findings = json.loads(first.stdout)
-    errors = [f for f in findings if f["severity"] == "error"]
+    listed = findings if isinstance(findings, list) else findings["findings"]  # today's shape, or the report's
+    errors = [f for f in listed if f["severity"] == "error"]
     assert first.returncode == (1 if errors else 0), first.stderr  # README: 1 when an error finding
     assert tree_digest(repo) == before, "the installed greenfield wrote into the validated repository"
     assert requests, "the configured schema URL template was never fetched"
