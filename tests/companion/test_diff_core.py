@@ -168,3 +168,13 @@ def test_markdown_stays_under_the_github_limit_with_a_truncation_note() -> None:
     assert "**Truncated**" in text and text.count("<details") == text.count("</details>")
     small = diff_output.markdown(result, limit=5000)
     assert len(small) <= 5000 and "**Truncated**" in small
+
+
+def test_an_object_moving_between_kustomizations_is_no_deletion() -> None:
+    crd = obj("CustomResourceDefinition", "widgets.example.com", "", "apiextensions.k8s.io/v1", spec={})
+    result = diff_renders({"dev": render({"old": [crd], "new": []})}, {"dev": render({"old": [], "new": [crd]})})
+    assert result.dangers() == []
+    moves = {(k.name, o.change, o.moved) for c in result.clusters for k in c.kustomizations for o in k.objects}
+    assert moves == {("flux-system/old", Change.REMOVED, "flux-system/new"),
+                     ("flux-system/new", Change.ADDED, "flux-system/old")}
+    assert "(moved to flux-system/new)" in diff_output.markdown(result)

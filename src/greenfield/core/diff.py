@@ -78,12 +78,15 @@ class ObjectDiff:
     chart: str = ""  # rendered by a chart: "<chart>-<version> (HelmRelease ns/name)"
     fields: list[FieldChange] = field(default_factory=list)
     dangers: list[Danger] = field(default_factory=list)
+    moved: str = ""  # added or removed because it moves between Kustomizations: the other one
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"object": self.object, "apiVersion": self.api_version, "change": str(self.change),
                                 "file": self.file}
         if self.chart:
             data["chart"] = self.chart
+        if self.moved:
+            data["moved"] = self.moved
         data["fields"] = [item.to_dict() for item in self.fields]
         data["dangers"] = [item.to_dict() for item in self.dangers]
         return data
@@ -432,6 +435,24 @@ def _kustomization_diff(before: KustomizationNode | None, after: KustomizationNo
     return result
 
 
+def _mark_moves(cluster: ClusterDiff) -> None:
+    """An object removed from one Kustomization and added to another moves: the new owner takes it over (its
+    labels change), so the old one's prune does not delete it and the removal is no danger."""
+    def key(item: ObjectDiff) -> tuple[str, str]:
+        return api_group(item.api_version), item.object
+
+    owners: dict[Change, dict[tuple[str, str], tuple[str, ObjectDiff]]] = {Change.ADDED: {}, Change.REMOVED: {}}
+    for kustomization in cluster.kustomizations:
+        for item in kustomization.objects:
+            if item.change in owners:
+                owners[item.change][key(item)] = (kustomization.name, item)
+    for identity, (source, removed) in owners[Change.REMOVED].items():
+        if identity in owners[Change.ADDED]:
+            target, added = owners[Change.ADDED][identity]
+            removed.moved, added.moved = target, source
+            removed.dangers = []
+
+
 def diff_cluster(name: str, base: ClusterRender | None, head: ClusterRender | None) -> ClusterDiff | None:
     old = {_label(n): n for n in base.kustomizations.values()} if base is not None else {}
     new = {_label(n): n for n in head.kustomizations.values()} if head is not None else {}
@@ -444,6 +465,7 @@ def diff_cluster(name: str, base: ClusterRender | None, head: ClusterRender | No
         item = _kustomization_diff(old.get(label), new.get(label), values)
         if item is not None:
             result.kustomizations.append(item)
+    _mark_moves(result)
     return result if result.kustomizations or change != Change.CHANGED else None
 
 

@@ -62,10 +62,16 @@ def object_lines(item: ObjectDiff, limit: int = FIELD_LIMIT) -> list[str]:
     return lines
 
 
+def _moved(item: ObjectDiff) -> str:
+    if not item.moved:
+        return ""
+    return f" (moved {'to' if item.change == Change.REMOVED else 'from'} {item.moved})"
+
+
 def _object_title(item: ObjectDiff) -> str:
     where = f" ({item.file})" if item.file else ""
     chart = f" [chart {item.chart}]" if item.chart else ""
-    return f"{_SIGN[item.change]} {item.object}{chart}{where}"
+    return f"{_SIGN[item.change]} {item.object}{chart}{_moved(item)}{where}"
 
 
 def summary_line(diff: RenderDiff) -> str:
@@ -129,6 +135,7 @@ def _markdown_kustomization(cluster: ClusterDiff, item: KustomizationDiff, full:
         parts.append(f"> :warning: **{danger_item.rule}**: {_md_inline(danger_item.message)}\n\n")
     for obj in item.objects:
         parts.append(f"**{_SIGN[obj.change]} `{obj.object}`**" + (f" [chart `{obj.chart}`]" if obj.chart else "")
+                     + _md_inline(_moved(obj))
                      + (f" `{obj.file}`" if obj.file else "") + "\n")
         for danger_item in obj.dangers:
             parts.append(f"> :warning: **{danger_item.rule}**: {_md_inline(danger_item.message)}\n")
