@@ -71,10 +71,14 @@ class OutputFormat(StrEnum):
 
 
 def find_repo(start: Path | None = None) -> Path:
-    """The repository root: the nearest folder upwards holding platform.yaml or kubernetes/."""
+    """The repository root: the nearest folder upwards holding platform.yaml or kubernetes/, else the nearest
+    holding a repository config file or a git work tree (any Flux repository's layout, e.g. clusters/)."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "platform.yaml").is_file() or (folder / "kubernetes").is_dir():
+            return folder
+    for folder in (here, *here.parents):
+        if (folder / ".greenfield.yaml").is_file() or (folder / ".git").exists():
             return folder
     raise InputError("no platform.yaml or kubernetes/ folder here or above", path=str(here),
                      hint="run inside the repository or pass --repo DIR")
