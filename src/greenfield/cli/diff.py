@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from greenfield.cli.common import console, err_console, progress, repo_option
+from greenfield.cli.common import progress, repo_option, say
 from greenfield.errors import GreenfieldError
 
 EXIT_NO_CHANGE = 0
@@ -51,22 +51,22 @@ def command(
 
     try:
         root = repo_option(repo)
-        with progress("greenfield diff", quiet) as say:
+        with progress("greenfield diff", quiet) as tell:
             options = DiffOptions(base=base, head=head, cluster_paths=cluster_path, substitute_from=substitute_from,
                                   kubernetes_version=kubernetes_version, cache_dir=cache_dir, use_cache=not no_cache,
-                                  strict_substitution=strict_substitution, chart_dirs=chart_dir, progress=say)
+                                  strict_substitution=strict_substitution, chart_dirs=chart_dir, progress=tell)
             result = diff_repository(root, cluster, options)
     except GreenfieldError as error:
         from greenfield.cli.main import debug_enabled
 
         if debug_enabled():
             raise
-        err_console.print(f"greenfield: {error.render()}", markup=False, soft_wrap=True)
+        say(f"greenfield: {error.render()}", err=True)
         raise typer.Exit(EXIT_FAILED) from error
     diff = result.diff
     if output == DiffFormat.TEXT and out_file is None:
-        for line, style in diff_output.text_lines(diff):
-            console.print(line, style=style or None, markup=False, highlight=False, soft_wrap=True)
+        for text_line, style in diff_output.text_lines(diff):
+            say(text_line, style=style)  # names and values from the repository print as text, escaped
     else:
         if output == DiffFormat.MARKDOWN:
             text = diff_output.markdown(diff, max_size or diff_output.DEFAULT_MARKDOWN_LIMIT)
