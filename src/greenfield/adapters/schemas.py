@@ -17,11 +17,13 @@ never fetched again (misses are not cached on disk).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ from greenfield.errors import InputError, quoted
 
 SCHEMAS_ENV = "GREENFIELD_SCHEMAS"
 URL_TIMEOUT_SECONDS = 15.0
+MISSING_TTL_SECONDS = 24 * 3600  # how long a 404 of a schema URL is believed
 
 # Enumerations the Kubernetes API server enforces but the OpenAPI v2 documents behind kubernetes-validate
 # do not carry (they come from `+enum` markers that only reach OpenAPI v3). "" is accepted where the
@@ -357,7 +360,15 @@ class _Location:
         cached = self.cache_dir / "http" / (hashlib.sha256(url.encode()).hexdigest()[:40] + ".json")
         if cached.is_file():
             return cached.read_bytes()
+        absent = cached.with_suffix(".missing")  # a 404 is remembered for a day: fetched once, not every run
+        with contextlib.suppress(OSError):
+            if time.time() - absent.stat().st_mtime < MISSING_TTL_SECONDS:
+                return None
         data = self.fetch(url)
+        if data is None:
+            with contextlib.suppress(OSError):
+                absent.parent.mkdir(parents=True, exist_ok=True)
+                absent.touch()
         if data is not None:
             try:
                 json.loads(data)  # only valid JSON goes into the cache; the caller reports the rest

@@ -29,7 +29,13 @@ DEFAULT_WORKERS = 2  # kustomize processes at once (the render's default too)
 
 
 def default_cache_dir(repo: Path) -> Path:
-    return repo / ".greenfield" / "cache"
+    """The repository's cache folder, outside it: `$XDG_CACHE_HOME/greenfield` (else `~/.cache/greenfield`),
+    then `repos/<hash of the repository's real path>`. (The smallest form of the cache move; the owner of the
+    cache adapter replaces it.)"""
+    configured = os.environ.get("XDG_CACHE_HOME")
+    base = Path(configured) if configured and Path(configured).is_absolute() else Path.home() / ".cache"
+    key = hashlib.sha256(os.path.realpath(repo).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return base / "greenfield" / "repos" / key
 
 
 def input_stamp(repo: Path, inputs: list[str]) -> str:

@@ -42,6 +42,7 @@ class RenderOptions:
     kube_version: str = ""  # helm template --kube-version
     render_charts: bool = True
     prefetch: Prefetch | None = None  # builds started before the run got here (the CLI starts it first thing)
+    memo_dir: Path | None = None  # where the substitution memo lives (default: cache_dir); diff's base has its own
 
 
 def _relative(repo: Path, path: str) -> str:
@@ -128,7 +129,7 @@ def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderO
     memo = None
     cache_dir = (options.cache_dir or default_cache_dir(repo)).resolve()
     if options.use_cache:
-        memo = RenderMemo(cache_dir)
+        memo = RenderMemo(options.memo_dir or cache_dir)
         engine_options.substitution_memo = memo.for_cluster
     prefetch = options.prefetch
     if prefetch is not None and options.use_cache and prefetch.matches(repo, options.cache_dir, options.workers):

@@ -15,7 +15,7 @@ from typing import Any
 from greenfield.adapters import yamlio
 from greenfield.adapters.command import Command
 from greenfield.app.inventory import load_inventory
-from greenfield.app.prefetch import Prefetch
+from greenfield.app.prefetch import Prefetch, default_cache_dir
 from greenfield.app.render import ClusterTarget, RenderOptions, render_repository, select_clusters
 from greenfield.core.engine import affected_kustomizations, changed_objects_scope
 from greenfield.core.findings import Finding, Severity, count_by_severity
@@ -144,7 +144,7 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     started = time.perf_counter()
     inventory = _inventory(repo)
     targets = select_clusters(repo, inventory, list(clusters or []), options.cluster_paths)
-    cache_dir = options.cache_dir or repo / ".greenfield" / "cache"
+    cache_dir = options.cache_dir or default_cache_dir(repo)
     version = options.kubernetes_version or (
         inventory.platform.versions.kubernetes if inventory is not None else DEFAULT_KUBERNETES_VERSION)
     render_options = RenderOptions(cluster_paths=options.cluster_paths, substitute_from=options.substitute_from,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -69,10 +71,14 @@ class OutputFormat(StrEnum):
 
 
 def find_repo(start: Path | None = None) -> Path:
-    """The repository root: the nearest folder upwards holding platform.yaml or kubernetes/."""
+    """The repository root: the nearest folder upwards holding platform.yaml or kubernetes/, else the nearest
+    holding a repository config file or a git work tree (any Flux repository's layout, e.g. clusters/)."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "platform.yaml").is_file() or (folder / "kubernetes").is_dir():
+            return folder
+    for folder in (here, *here.parents):
+        if (folder / ".greenfield.yaml").is_file() or (folder / ".git").exists():
             return folder
     raise InputError("no platform.yaml or kubernetes/ folder here or above", path=str(here),
                      hint="run inside the repository or pass --repo DIR")
@@ -92,3 +98,23 @@ def print_json(data: Any) -> None:
 
 
 RepoOption = typer.Option(None, "--repo", help="Repository root (default: found from the current folder).")
+
+
+def in_ci() -> bool:
+    """A CI job (`CI=true`, as GitHub Actions, GitLab CI and most others set it)."""
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def show_progress(quiet: bool = False) -> bool:
+    """Progress goes to a person's terminal only: never in CI, with --quiet, or when stderr is not a tty."""
+    return not quiet and not in_ci() and err_console.is_terminal
+
+
+@contextlib.contextmanager
+def progress(text: str, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr while a long operation runs; yields a function that changes its text."""
+    if not show_progress(quiet):
+        yield lambda _text: None
+        return
+    with err_console.status(text) as status:
+        yield lambda message: status.update(message)

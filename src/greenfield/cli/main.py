@@ -25,6 +25,11 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
+def debug_enabled() -> bool:
+    """`greenfield --debug ...`: commands that handle their own errors re-raise them for the traceback."""
+    return _state["debug"]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"greenfield {__version__}")

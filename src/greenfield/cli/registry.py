@@ -21,6 +21,7 @@ MODULES = (
     "tools",
     "local",
     "validate",  # engine: offline Flux validation
+    "diff",  # ci: rendered diff of two revisions
     "stories",  # plan: the live story board
     "schedule",  # plan: scheduler and seed checks
     "report",  # plan: the self-contained HTML report
@@ -34,6 +35,7 @@ COMMANDS = {
     "tools": "tools",
     "local": "local",
     "validate": "validate",
+    "diff": "diff",
     "stories": "stories",
     "schedule": "schedule",
     "report": "report",

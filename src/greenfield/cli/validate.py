@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from greenfield.app.prefetch import Prefetch
-from greenfield.cli.common import cell, console, line, repo_option, say, styled
+from greenfield.cli.common import cell, console, line, progress, repo_option, say, styled
 from greenfield.core.findings import Finding, Severity
 from greenfield.errors import InputError
 
@@ -29,6 +29,7 @@ class Format(StrEnum):
     JSON = "json"
     JUNIT = "junit"
     GITHUB = "github"
+    SARIF = "sarif"
 
 
 _STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -141,7 +142,7 @@ def command(
                                                help="YAML file of ConfigMaps/Secrets that exist only in the cluster."),
     schemas: list[str] = typer.Option([], "--schemas", help="CRD schema location: folder or URL template (repeatable)."),
     kubernetes_version: str = typer.Option("", "--kubernetes-version", help="Kubernetes version of built-in schemas."),
-    output: Format = typer.Option(Format.TEXT, "--format", "-o", help="text, json, junit or github."),
+    output: Format = typer.Option(Format.TEXT, "--format", "-o", help="text, json, junit, github or sarif."),
     changed_since: str = typer.Option("", "--changed-since", help="Only Kustomizations whose inputs changed since REV."),
     no_schema: bool = typer.Option(False, "--no-schema", help="Skip schema validation."),
     strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
@@ -149,12 +150,13 @@ def command(
                                              help="Emulate Flux's StrictPostBuildSubstitutions feature gate: an "
                                                   "undefined variable fails its whole Kustomization."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the kustomize build cache."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Build cache folder (default .greenfield/cache)."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Cache folder (default: the user cache, ~/.cache/greenfield/repos/<repo hash>)."),
     chart_dir: list[Path] = typer.Option([], "--chart-dir",
                                          help="Folder of Helm charts (<name>-<version>/, <name>-<version>.tgz or "
                                               "<name>/) to render HelmReleases with (repeatable)."),
     require_charts: bool = typer.Option(False, "--require-charts",
                                         help="Warn about every HelmRelease whose chart is not available locally."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display (there is none in CI or off a tty)."),
 ) -> None:
     """Render every cluster offline as Flux would and report what breaks reconciliation."""
     root = repo_option(repo)
@@ -172,7 +174,8 @@ def command(
                               strict_substitution=strict_substitution, chart_dirs=chart_dir,
                               require_charts=require_charts, prefetch=prefetch)
     try:
-        report = validate_repository(root, cluster, options)
+        with progress("greenfield validate: rendering and checking", quiet):
+            report = validate_repository(root, cluster, options)
     finally:
         for started in ([prefetch] if prefetch is not None else []) + _early:
             started.close()
@@ -183,6 +186,10 @@ def command(
         print_junit(report)
     elif output == Format.GITHUB:
         print_github(report)
+    elif output == Format.SARIF:
+        from greenfield.cli.sarif import sarif_log
+
+        typer.echo(json.dumps(sarif_log(report), indent=2))
     else:
         print_text(report)
     if report.failed(strict):
