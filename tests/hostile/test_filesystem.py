@@ -148,3 +148,28 @@ def test_remote_bases_are_reported_and_never_fetched(tmp_path: Path, repo: Path)
     assert rules_of(findings) == {"build/external-source"}, findings  # the local objects still build
     render = greenfield("validate", "--no-schema", "--cache-dir", str(tmp_path / "cache"), cwd=repo)
     assert render.returncode == 0
+
+
+def test_a_local_chart_never_reads_outside_the_root(tmp_path: Path, upstream_tools) -> None:  # type: ignore[no-untyped-def]
+    """A chart of the repository whose template is a symlink to a host file, and a chart path climbing out."""
+    from tests.engine.test_charts import chart_repo
+
+    upstream_tools.ensure(["helm"])
+    repo = chart_repo(tmp_path)
+    host = tmp_path / "host-template.yaml"
+    host.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stolen\ndata:\n  x: {SECRET_TEXT}\n",
+                    encoding="utf-8")
+    (repo / "charts/hello/templates/stolen.yaml").symlink_to(host)
+    cache = tmp_path / "cache"
+    result = greenfield("validate", "--no-schema", "--format", "json", "--cache-dir", str(cache), cwd=repo)
+    findings = json.loads(result.stdout)
+    [failed] = [f for f in findings if f["rule"] == "build/chart-template"]
+    assert "charts/hello/templates/stolen.yaml is outside the repository root or a symlink" in str(failed["message"])
+    assert SECRET_TEXT not in result.stdout
+    _nowhere(SECRET_TEXT, cache)
+    release = repo / "kubernetes/apps/hello/app/helmrelease.yaml"
+    release.write_text(release.read_text(encoding="utf-8").replace("./charts/hello", "../../../charts/hello"),
+                       encoding="utf-8")
+    (repo / "charts/hello/templates/stolen.yaml").unlink()
+    climbed = validate_json(repo, cache)  # `../` above the root stays at the root, as source-controller joins it
+    assert not [f for f in climbed if f["rule"].startswith("build/chart")], climbed

@@ -228,7 +228,8 @@ class ChartRenderer:
     # -- finding charts ----------------------------------------------------------------------------------
     def locate(self, request: ChartRequest) -> Path | None:
         if request.local_path:
-            candidate = self.repo / request.local_path
+            # inside the artifact root, as source-controller joins it (`../` cannot climb above the root)
+            candidate = self.repo / posixpath.normpath("/" + request.local_path).lstrip("/")
             return candidate if candidate.is_dir() or candidate.is_file() else None
         if not request.chart:
             return None
@@ -292,6 +293,14 @@ class ChartRenderer:
             added = [path for path in self._files(target) if path not in files] if target.exists() else []
             files += added
             inputs += [self._display(path) for path in added] if request.local_path else []
+        if request.local_path:  # the artifact holds no symlinks and nothing outside the repository
+            real_repo = Path(os.path.realpath(self.repo))
+            for path in files:
+                real = Path(os.path.realpath(path))
+                if path.is_symlink() or not (real == real_repo or real_repo in real.parents):
+                    return ChartOutput(found=True, file=display, inputs=inputs, error=(
+                        f"chart file {self._display(path)} is outside the repository root or a symlink (not in "
+                        "the source artifact)"))
         default_values: dict[str, Any] | None = None
         if request.values_files:
             try:
