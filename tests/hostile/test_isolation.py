@@ -114,3 +114,21 @@ def test_a_hanging_build_times_out_and_names_its_kustomization(tmp_path: Path, r
     findings = _run(repo, tmp_path / "cache", _fake_kubectl(tmp_path), GREENFIELD_KUSTOMIZE_TIMEOUT="2")
     assert [(f["rule"], f["kustomization"]) for f in findings] == [("build/kustomize-error", "flux-system/tool1")]
     assert re.search(r"did not finish within 2s building kubernetes/apps/tool1/app", str(findings[0]["message"]))
+
+
+def test_kustomize_wrapper_noise_is_reduced_to_the_cause_and_its_file() -> None:
+    from greenfield.adapters.kustomize import explain_kustomize_error
+
+    nested = ("accumulating resources: accumulation err='accumulating resources from 'b0/cluster/apps': read "
+              "cluster/apps: is a directory': recursed accumulation of path 'cluster/apps': accumulating resources: "
+              "accumulation err='accumulating resources from 'dashboard': read cluster/apps/dashboard: is a "
+              "directory': recursed accumulation of path 'cluster/apps/dashboard': loading KV pairs: file "
+              "sources: [x.json]: no such file or directory")
+    assert explain_kustomize_error(nested) == (
+        "loading KV pairs: file sources: [x.json]: no such file or directory", "cluster/apps/dashboard")
+    missing = ("accumulating resources: accumulation err='accumulating resources from 'gone.yaml': evalsymlink "
+               "failure on '/tmp/x/b0/apps/gone.yaml' : lstat /tmp/x/b0/apps/gone.yaml: no such file or "
+               "directory': must build at directory: not a valid directory: evalsymlink failure on "
+               "'/tmp/x/b0/apps/gone.yaml' : lstat /tmp/x/b0/apps/gone.yaml: no such file or directory")
+    assert explain_kustomize_error(missing) == ("no such file or directory", "gone.yaml")
+    assert explain_kustomize_error("trouble configuring builtin PatchTransformer") is None

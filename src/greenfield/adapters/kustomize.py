@@ -4,7 +4,9 @@ For every Flux Kustomization the controller takes a copy of the source, generate
 in `spec.path` when there is none (every *.yaml/*.yml below it, and each sub-directory holding its own
 kustomization file as one resource), then edits that file in place: `namespace` (targetNamespace),
 `namePrefix`, `nameSuffix`, `patches` appended, `components` appended, `images` merged. It builds with
-LoadRestrictionsNone. We do exactly that without writing into the repository: a small "farm" in a
+LoadRestrictionsNone on a secure filesystem rooted at the artifact: nothing outside the root can be read. The
+input scan enforces that root here (`build/outside-root`), and remote bases are left out of the build (never
+fetched) and reported. We do exactly that without writing into the repository: a small "farm" in a
 temporary folder mirrors the path's ancestors with symlinks, and only the edited kustomization file is
 a real file. `buildMetadata: [originAnnotations]` is added so that every object names its source file.
 
@@ -14,6 +16,7 @@ the repository, private, verified).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -41,7 +44,7 @@ from greenfield.errors import CommandError, InputError
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
-CACHE_VERSION = "4"
+CACHE_VERSION = "5"
 MAX_BATCH = 16  # Kustomizations per kustomize process
 ANY_EXIT = frozenset(range(-128, 256))  # a failed build (exit 1, a Go panic's 2, a signal) is a result, not an error
 OFFLINE_ENV = {
@@ -252,7 +255,12 @@ class _InputScanner:
                 if isinstance(generator.get("env"), str):
                     sources.append(generator["env"])
                 for source in sources:
-                    if isinstance(source, str):
+                    if isinstance(source, str) and _is_remote(source.split("=", 1)[-1]):
+                        self.problems.append(Problem("remote-resource", f"remote {key} file {source} is not "
+                                                     "rendered offline (never fetched)", self.rel(kfile),
+                                                     _line_of_entry(text, source)))
+                        self.remote.setdefault(kfile, []).append(source)
+                    elif isinstance(source, str):
                         read(source.split("=", 1)[-1], key)
         openapi = data.get("openapi")
         if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
@@ -275,6 +283,21 @@ def _without(data: dict[str, Any], remote: list[str]) -> dict[str, Any]:
     for key in ("resources", "bases", "components"):
         if isinstance(kept.get(key), list):
             kept[key] = [entry for entry in kept[key] if entry not in remote]
+    for key in ("configMapGenerator", "secretGenerator"):
+        if isinstance(kept.get(key), list):
+            kept[key] = [_generator_without(generator, remote) for generator in kept[key]]
+    return kept
+
+
+def _generator_without(generator: Any, remote: list[str]) -> Any:
+    if not isinstance(generator, dict):
+        return generator
+    kept = dict(generator)
+    for field_name in ("files", "envs"):
+        if isinstance(kept.get(field_name), list):
+            kept[field_name] = [source for source in kept[field_name] if source not in remote]
+    if kept.get("env") in remote:
+        kept.pop("env")
     return kept
 
 
@@ -875,7 +898,9 @@ class Kustomizer:
 
     def _clean(self, message: str) -> str:
         message = message.replace(str(self.repo) + "/", "")
-        lines = [line for line in message.splitlines() if line.strip()]
+        # git's ": exit status 128" (a failed remote fetch) trails the message that says why
+        lines = [line for line in message.splitlines() if line.strip() and not re.fullmatch(
+            r":?\s*exit status \d+\s*", line)]
         panic = next((line for line in lines if line.startswith("panic: ")), None)
         if panic is not None:  # a Go panic: its first line says what happened, the rest is a stack trace
             return f"kustomize crashed: {panic.removeprefix('panic: ')}"
@@ -890,8 +915,13 @@ class Kustomizer:
             return message, kfile, 0
         text, named = cause
         file = self._resolve_named(named, job)
-        if not file:
-            return text, kfile, 0
+        if not file:  # e.g. a missing resource: name it, at the line of the kustomization that lists it
+            named = re.sub(r"^b\d+/", "", named)
+            line = 0
+            if kfile:
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    line = _line_of_entry((self.repo / kfile).read_text(encoding="utf-8"), posixpath.basename(named))
+            return f"{named}: {text}", kfile, line
         line = 0
         numbered = re.search(r"\byaml: line (\d+)", text)
         if numbered:
@@ -912,7 +942,13 @@ class Kustomizer:
         candidates.append(posixpath.normpath(posixpath.join(base, named)))
         for candidate in candidates:
             candidate = re.sub(r"^b\d+/", "", candidate)
-            if candidate and not candidate.startswith(("/", "..")) and (self.repo / candidate).is_file():
+            if not candidate or candidate.startswith(("/", "..")):
+                continue
+            if (self.repo / candidate).is_dir():  # a folder: its kustomization file says what it reads
+                found = _kustomization_file(self.repo / candidate)
+                if found is not None:
+                    return found.relative_to(self.repo).as_posix()
+            elif (self.repo / candidate).is_file():
                 return candidate
         return ""
 
@@ -942,6 +978,11 @@ def explain_kustomize_error(message: str) -> tuple[str, str] | None:
     if not sources:
         return None
     last = sources[-1]
+    recursed = list(re.finditer(r"recursed accumulation of path '([^']+)': ", message))
+    if recursed and recursed[-1].start() > last.start():  # the innermost folder's own error (not a resource's)
+        deepest = recursed[-1]
+        cause = message[deepest.end():].removeprefix("accumulating resources: ")
+        return cause.strip() or message, deepest.group(1)
     cause = message[last.end():]
     cause = re.split(r"'?: (?:must build at directory|recursed accumulation of path)\b", cause)[0].rstrip("'")
     cause = re.sub(r"evalsymlink failure on '[^']*' : lstat [^:]*: ", "", cause)
