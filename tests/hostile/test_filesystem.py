@@ -131,7 +131,9 @@ def test_remote_bases_are_reported_and_never_fetched(tmp_path: Path, repo: Path)
     try:
         _kustomization(repo, f"  - http://127.0.0.1:{recorder.port}/org/repo.git//deploy?ref=main\n"
                              f"  - https://127.0.0.1:{recorder.port}/manifests/crds.yaml\n"
-                             f"  - github.com/example/never//config/crd?ref=v1.0.0\n")
+                             f"  - github.com/example/never//config/crd?ref=v1.0.0\n"
+                             "configMapGenerator:\n  - name: dashboards\n    namespace: grafana\n    files:\n"
+                             f"      - d.json=http://127.0.0.1:{recorder.port}/dashboards/d.json\n")
         nested = repo / "kubernetes/apps/podinfo/app"
         (nested / "kustomization.yaml").write_text(
             "resources:\n  - configmap.yaml\n  - helmrelease.yaml\n  - namespace.yaml\n  - ocirepository.yaml\n"
@@ -143,7 +145,7 @@ def test_remote_bases_are_reported_and_never_fetched(tmp_path: Path, repo: Path)
     assert recorder.connections == 0
     findings = json.loads(result.stdout)
     remote = [f for f in findings if f["rule"] == "build/external-source"]
-    assert len(remote) == 4 and all(f["severity"] == "info" for f in remote)
+    assert len(remote) == 5 and all(f["severity"] == "info" for f in remote)
     assert all("not rendered offline" in str(f["message"]) and f["line"] for f in remote)
     assert rules_of(findings) == {"build/external-source"}, findings  # the local objects still build
     render = greenfield("validate", "--no-schema", "--cache-dir", str(tmp_path / "cache"), cwd=repo)
