@@ -26,13 +26,20 @@ def _files(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file()]
 
 
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in folder.rglob("*")}
+
+
 def test_the_default_cache_is_the_users_not_the_repositorys(tmp_path: Path, repo: Path) -> None:
     home = tmp_path / "home"
+    before = _snapshot(repo)
     result = greenfield("validate", "--no-schema", cwd=repo, home=home)
     assert result.returncode == 0, result.stderr
-    assert not (repo / ".greenfield").exists()
+    assert _snapshot(repo) == before  # nothing written, nothing touched in the repository
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "repo"]  # nor next to it
     folder = cache_folder(repo, home / ".cache" / "greenfield")
     assert _files(folder / "builds")
+    assert sorted(p.name for p in (home / ".cache" / "greenfield" / "repos").iterdir()) == [folder.name]
 
 
 def test_cache_folders_are_0700_and_files_0600(tmp_path: Path, repo: Path) -> None:
