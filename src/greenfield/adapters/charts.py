@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from greenfield.adapters import safe_read
+from greenfield.adapters.cache import CacheStore, cache_folder, holds_plaintext_secret, register_secrets
 from greenfield.core.engine import ChartOutput, ChartRequest, merge_values
 from greenfield.errors import GreenfieldError
 
@@ -217,7 +218,8 @@ class ChartRenderer:
                  use_cache: bool = True, helm_binary: Path | None = None, workers: int = 2) -> None:
         self.repo = repo.resolve()
         self.chart_dirs = [Path(d).resolve() for d in chart_dirs]
-        self.cache_dir = (cache_dir or self.repo / ".greenfield" / "cache").resolve() / "charts"
+        self.cache_dir = (cache_dir or cache_folder(self.repo)).absolute() / "charts"
+        self.store = CacheStore(self.cache_dir)
         self.use_cache = use_cache
         self._helm_binary = helm_binary
         self.workers = workers
@@ -226,7 +228,8 @@ class ChartRenderer:
     # -- finding charts ----------------------------------------------------------------------------------
     def locate(self, request: ChartRequest) -> Path | None:
         if request.local_path:
-            candidate = self.repo / request.local_path
+            # inside the artifact root, as source-controller joins it (`../` cannot climb above the root)
+            candidate = self.repo / posixpath.normpath("/" + request.local_path).lstrip("/")
             return candidate if candidate.is_dir() or candidate.is_file() else None
         if not request.chart:
             return None
@@ -290,6 +293,14 @@ class ChartRenderer:
             added = [path for path in self._files(target) if path not in files] if target.exists() else []
             files += added
             inputs += [self._display(path) for path in added] if request.local_path else []
+        if request.local_path:  # the artifact holds no symlinks and nothing outside the repository
+            real_repo = Path(os.path.realpath(self.repo))
+            for path in files:
+                real = Path(os.path.realpath(path))
+                if path.is_symlink() or not (real == real_repo or real_repo in real.parents):
+                    return ChartOutput(found=True, file=display, inputs=inputs, error=(
+                        f"chart file {self._display(path)} is outside the repository root or a symlink (not in "
+                        "the source artifact)"))
         default_values: dict[str, Any] | None = None
         if request.values_files:
             try:
@@ -314,26 +325,25 @@ class ChartRenderer:
             inside = chart.is_dir() and path.is_relative_to(chart)
             digest.update(path.relative_to(chart).as_posix().encode() if inside else str(path).encode())
             digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
-        entry_path = self.cache_dir / digest.hexdigest()[:2] / f"{digest.hexdigest()}.json"
+        entry_name = f"{digest.hexdigest()[:2]}/{digest.hexdigest()}.json"
         if self.use_cache:
+            text = self.store.read(entry_name)  # None: missing, or forged/corrupt (does not verify)
             try:
-                entry = json.loads(entry_path.read_text(encoding="utf-8"))
-                self.stats["cached"] += 1
-                return ChartOutput(found=True, documents=entry["documents"], sources=entry["sources"], file=display,
-                                   error=entry["error"], inputs=inputs, cached=True)
-            except (OSError, ValueError, KeyError):
+                entry = json.loads(text) if text is not None else None
+                if entry is not None:
+                    self.stats["cached"] += 1
+                    return ChartOutput(found=True, documents=entry["documents"], sources=entry["sources"],
+                                       file=display, error=entry["error"], inputs=inputs, cached=True)
+            except (ValueError, KeyError, TypeError):
                 pass
         output = self._template(request, chart, helm, display, inputs, default_values, bool(dependencies))
         self.stats["charts"] += 1
         if self.use_cache:
-            try:
-                entry_path.parent.mkdir(parents=True, exist_ok=True)
-                temporary = entry_path.with_suffix(f".{os.getpid()}.{id(output)}.tmp")
-                temporary.write_text(json.dumps({"documents": output.documents, "sources": output.sources,
-                                                 "error": output.error}, default=str), encoding="utf-8")
-                temporary.replace(entry_path)
-            except OSError:
-                pass  # a cache that cannot be written is only slower
+            if holds_plaintext_secret(output.documents):  # a chart's Secret (values): never stored
+                register_secrets(output.documents)
+            else:
+                self.store.write(entry_name, json.dumps({"documents": output.documents, "sources": output.sources,
+                                                         "error": output.error}, default=str))
         return output
 
     # -- valuesFiles (source-controller's chart builders) ------------------------------------------------
@@ -374,7 +384,10 @@ class ChartRenderer:
                   default_values: dict[str, Any] | None = None, dependencies: bool = False) -> ChartOutput:
         from greenfield.adapters.helm import Helm
 
-        home = self.cache_dir / "helm-home"
+        try:
+            home = self.store.private_dir("helm-home")  # outside the repository, 0700, no symlinked component
+        except OSError:
+            home = Path(tempfile.mkdtemp(prefix="greenfield-helm-home-"))
         with tempfile.TemporaryDirectory(prefix="greenfield-chart-") as scratch:
             target = chart
             if default_values is not None or dependencies:

@@ -32,6 +32,7 @@ from typing import Any
 import jsonschema_rs
 
 from greenfield.adapters import safe_read
+from greenfield.adapters.cache import CacheStore
 from greenfield.core.schema_validation import (
     DEFINITIONS_URI,
     CompiledSchema,
@@ -357,27 +358,25 @@ class _Location:
         return _compile_crd_schema(normalize_crd_schema(document), base_uri, address, self.builtin)
 
     def _read_url(self, url: str) -> bytes | None:
-        cached = self.cache_dir / "http" / (hashlib.sha256(url.encode()).hexdigest()[:40] + ".json")
-        if cached.is_file():
-            return cached.read_bytes()
-        absent = cached.with_suffix(".missing")  # a 404 is remembered for a day: fetched once, not every run
-        with contextlib.suppress(OSError):
-            if time.time() - absent.stat().st_mtime < MISSING_TTL_SECONDS:
+        store = CacheStore(self.cache_dir)
+        name = "http/" + hashlib.sha256(url.encode()).hexdigest()[:40] + ".json"
+        cached = store.read(name)  # verified (sealed) entries only
+        if cached is not None:
+            return cached.encode("utf-8", "surrogateescape")
+        absent = name[:-len(".json")] + ".missing"  # a 404 is remembered for a day: fetched once, not every run
+        seen = store.read(absent)
+        with contextlib.suppress(ValueError):
+            if seen is not None and time.time() - float(seen) < MISSING_TTL_SECONDS:
                 return None
         data = self.fetch(url)
         if data is None:
-            with contextlib.suppress(OSError):
-                absent.parent.mkdir(parents=True, exist_ok=True)
-                absent.touch()
+            store.write(absent, str(time.time()))
         if data is not None:
             try:
                 json.loads(data)  # only valid JSON goes into the cache; the caller reports the rest
             except ValueError:
                 return data
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_bytes(data)
-            partial.replace(cached)
+            store.write(name, data.decode("utf-8", "surrogateescape"))
         return data
 
 

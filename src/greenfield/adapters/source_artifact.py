@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from greenfield.adapters import safe_read
-from greenfield.adapters.command import Command
+from greenfield.adapters.git import Git
 from greenfield.core.sourceignore import IGNORE_FILE, ArtifactFilter, Pattern, read_patterns
 from greenfield.errors import CommandError
 
@@ -20,8 +20,8 @@ def ignore_files(repo: Path) -> list[str]:
     """Repository-relative .sourceignore files: from git when the repository is one (the working tree holds
     much git never clones, e.g. a virtualenv), else from a walk."""
     try:
-        listed = Command(["git", "ls-files", "--cached", "--others", "--exclude-standard", "--",
-                          IGNORE_FILE, f"**/{IGNORE_FILE}"], cwd=repo, timeout=60).run()
+        listed = Git(repo).run("ls-files", "--cached", "--others", "--exclude-standard", "--",
+                               IGNORE_FILE, f"**/{IGNORE_FILE}")
         return sorted({line.strip() for line in listed.stdout.splitlines() if line.strip()})
     except CommandError:
         found = []

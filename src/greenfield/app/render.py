@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from greenfield.adapters import safe_read, yamlio
+from greenfield.adapters.cache import register_secrets
 from greenfield.adapters.kustomize import Kustomizer
 from greenfield.adapters.render_memo import RenderMemo
 from greenfield.app.prefetch import DEFAULT_WORKERS, Prefetch, default_cache_dir, stale_requests, write_index
@@ -34,7 +35,7 @@ class ClusterTarget:
 class RenderOptions:
     cluster_paths: list[str] = field(default_factory=list)  # --cluster-path (repository-relative or absolute)
     substitute_from: list[Path] = field(default_factory=list)
-    cache_dir: Path | None = None
+    cache_dir: Path | None = None  # --cache-dir: the base; each repository has its own folder below it
     use_cache: bool = True
     strict: bool = False
     workers: int = DEFAULT_WORKERS
@@ -119,15 +120,16 @@ class RenderResult:
 
 def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderOptions) -> RenderResult:
     started = time.perf_counter()
-    engine_options = EngineOptions(strict=options.strict, extra_sources=load_sources(options.substitute_from),
-                                   kube_version=options.kube_version)
+    sources = load_sources(options.substitute_from)
+    register_secrets(sources)  # their values never reach the cache
+    engine_options = EngineOptions(strict=options.strict, extra_sources=sources, kube_version=options.kube_version)
+    cache_dir = default_cache_dir(repo.resolve(), options.cache_dir)  # outside the repository, per repository
     if options.render_charts:
         from greenfield.adapters.charts import ChartRenderer
 
-        engine_options.charts = ChartRenderer(repo, options.chart_dirs, options.cache_dir, use_cache=options.use_cache,
+        engine_options.charts = ChartRenderer(repo, options.chart_dirs, cache_dir, use_cache=options.use_cache,
                                               workers=options.workers)
     memo = None
-    cache_dir = (options.cache_dir or default_cache_dir(repo)).resolve()
     if options.use_cache:
         memo = RenderMemo(options.memo_dir or cache_dir)
         engine_options.substitution_memo = memo.for_cluster
@@ -135,7 +137,7 @@ def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderO
     if prefetch is not None and options.use_cache and prefetch.matches(repo, options.cache_dir, options.workers):
         builder = prefetch.take()
     else:
-        builder = Kustomizer(repo, options.cache_dir, workers=options.workers, use_cache=options.use_cache)
+        builder = Kustomizer(repo, cache_dir, workers=options.workers, use_cache=options.use_cache)
         if options.use_cache:
             builder.start(stale_requests(repo.resolve(), cache_dir))
     with builder as kustomizer:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from greenfield.adapters import yamlio
-from greenfield.adapters.command import Command
+from greenfield.adapters.git import Git
 from greenfield.app.inventory import load_inventory
 from greenfield.app.prefetch import Prefetch, default_cache_dir
 from greenfield.app.render import ClusterTarget, RenderOptions, render_repository, select_clusters
@@ -85,9 +85,11 @@ def _inventory(repo: Path) -> Inventory | None:
 
 
 def changed_files(repo: Path, revision: str) -> list[str]:
+    git = Git(repo)
+    commit = git.commit(revision)  # a revision, never an option (`--output=FILE`)
     try:
-        diff = Command(["git", "diff", "--name-only", revision, "--"], cwd=repo, timeout=60).run()
-        untracked = Command(["git", "ls-files", "--others", "--exclude-standard"], cwd=repo, timeout=60).run()
+        diff = git.run("diff", "--name-only", "--no-ext-diff", "--no-textconv", "--no-renames", commit, "--")
+        untracked = git.run("ls-files", "--others", "--exclude-standard")
     except CommandError as error:
         raise InputError(f"cannot compare with {revision}: {error.problem}", path=str(repo),
                          hint="pass a revision git knows (e.g. origin/main, HEAD~1)") from error
@@ -144,7 +146,7 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     started = time.perf_counter()
     inventory = _inventory(repo)
     targets = select_clusters(repo, inventory, list(clusters or []), options.cluster_paths)
-    cache_dir = options.cache_dir or default_cache_dir(repo)
+    cache_dir = options.cache_dir  # the base (--cache-dir), None for the user's cache; never in the repository
     version = options.kubernetes_version or (
         inventory.platform.versions.kubernetes if inventory is not None else DEFAULT_KUBERNETES_VERSION)
     render_options = RenderOptions(cluster_paths=options.cluster_paths, substitute_from=options.substitute_from,
@@ -190,7 +192,8 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     notes: list[str] = []
     if options.schema:
         step = time.perf_counter()
-        schema_findings, schema_notes = _schema_findings(renders, version, options.schemas, cache_dir / "schemas",
+        schema_cache = default_cache_dir(repo, cache_dir) / "schemas"
+        schema_findings, schema_notes = _schema_findings(renders, version, options.schemas, schema_cache,
                                                          schema_scope)
         findings.extend(schema_findings)
         notes.extend(schema_notes)

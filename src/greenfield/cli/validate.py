@@ -150,7 +150,10 @@ def command(
                                              help="Emulate Flux's StrictPostBuildSubstitutions feature gate: an "
                                                   "undefined variable fails its whole Kustomization."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the kustomize build cache."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Cache folder (default: the user cache, ~/.cache/greenfield/repos/<repo hash>)."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir",
+                                          help="Cache base folder (default $XDG_CACHE_HOME/greenfield, else "
+                                               "~/.cache/greenfield); one private folder per repository below it, "
+                                               "never inside the repository."),
     chart_dir: list[Path] = typer.Option([], "--chart-dir",
                                          help="Folder of Helm charts (<name>-<version>/, <name>-<version>.tgz or "
                                               "<name>/) to render HelmReleases with (repeatable)."),

@@ -85,7 +85,7 @@ class Problem:
     """Something wrong the builder found (before or besides kustomize's own error)."""
 
     kind: str  # path-missing | path-not-directory | component-is-file | component-missing | empty-resources |
-    #            kustomize | invalid-yaml | remote-resource
+    #            kustomize | invalid-yaml | remote-resource | outside-root
     message: str
     file: str = ""
     line: int = 0

@@ -30,6 +30,8 @@ HINTS = {
                                "--substitute-from FILE",
     "external-source": "validate that source separately",
     "remote-resource": "vendor the remote base into the repository to validate it offline",
+    "outside-root": "keep every file a kustomization reads inside the repository (`../` may climb only as far "
+                    "as the root; no absolute paths, no symlinks)",
 }
 
 
@@ -88,6 +90,12 @@ def empty_resources(render: ClusterRender, context: RuleContext) -> Iterator[Fin
 @rule("build/kustomize-error", E, "kustomize cannot build the Kustomization (its exact message)")
 def kustomize_error(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     yield from _notes(render, ("kustomize", "invalid-yaml"), "build/kustomize-error", E)
+
+
+@rule("build/outside-root", E, "a kustomization reads a file outside the repository root (Flux's secure "
+      "filesystem refuses it)")
+def outside_root(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("outside-root",), "build/outside-root", E)
 
 
 @rule("build/substitute-from-missing", E, "a postBuild.substituteFrom source is neither rendered nor supplied")

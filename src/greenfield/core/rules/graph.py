@@ -308,7 +308,9 @@ def _providers(render: ClusterRender, context: RuleContext) -> dict[str, dict[Na
 def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     bootstrap = _bootstrap(context)
     providers = _providers(render, context)
-    unbuilt = {key for key, node in render.kustomizations.items() if not is_built(node)}
+    # not rendered offline, or rendered without its remote bases (never fetched): either may provide a CRD
+    unbuilt = {key for key, node in render.kustomizations.items()
+               if not is_built(node) or any(note.kind == "remote-resource" for note in node.notes)}
     before_cache: dict[NamespacedName | None, set[NamespacedName]] = {}
     for obj in render.objects:
         group = group_of(obj)
