@@ -159,7 +159,7 @@ def test_cli_exit_codes_and_output_survive_the_fast_exit(tmp_path: Path) -> None
     first = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300, env=environment,
                            check=False)
     assert first.returncode == 1, first.stderr
-    assert any(f["rule"] == "substitution/undefined-variable" for f in json.loads(first.stdout))
+    assert any(f["rule"] == "substitution/undefined-variable" for f in json.loads(first.stdout)["findings"])
     second = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300, env=environment,
                             check=False)
     assert (second.returncode, second.stdout) == (1, first.stdout)

@@ -44,6 +44,8 @@ class RenderOptions:
     render_charts: bool = True
     prefetch: Prefetch | None = None  # builds started before the run got here (the CLI starts it first thing)
     memo_dir: Path | None = None  # where the substitution memo lives (default: cache_dir); diff's base has its own
+    in_cluster: list[Path] = field(default_factory=list)  # config `in_cluster:` files (any object kinds)
+    read_bootstrap: bool = True  # read what the repository's bootstrap creates (helmfile, FluxInstance, scripts)
 
 
 def _relative(repo: Path, path: str) -> str:
@@ -57,13 +59,48 @@ def _relative(repo: Path, path: str) -> str:
     return "" if relative == "." else relative
 
 
-def select_clusters(repo: Path, inventory: Inventory | None, clusters: list[str], cluster_paths: list[str]
-                    ) -> list[ClusterTarget]:
-    """--cluster names, else enabled clusters of platform.yaml, else folders of kubernetes/clusters, else paths."""
+def parse_cluster_path(value: str) -> tuple[str, str]:
+    """`--cluster-path NAME=PATH` -> (NAME, PATH); a plain PATH -> ("", PATH) (the name is derived from it)."""
+    name, equals, path = value.partition("=")
+    if equals and name and "/" not in name and path:
+        return name.strip(), path.strip()
+    return "", value
+
+
+def _derived_name(relative: str) -> str:
+    return Path(relative).name or "root"
+
+
+def _unique(targets: list[ClusterTarget], where: str) -> list[ClusterTarget]:
+    """Two entries under one cluster name would silently become one cluster: that is an input error."""
+    seen: dict[str, str] = {}
+    for target in targets:
+        if target.name in seen and seen[target.name] != target.entry:
+            raise InputError(f"cluster name {target.name!r} is used for both {seen[target.name] or '.'} and "
+                             f"{target.entry or '.'}", path=where,
+                             hint="name the clusters: --cluster-path NAME=PATH, or `clusters:` in .greenfield.yaml")
+        seen[target.name] = target.entry
+    deduplicated: list[ClusterTarget] = []
+    for target in targets:
+        if not any(t.name == target.name for t in deduplicated):
+            deduplicated.append(target)
+    return deduplicated
+
+
+def select_clusters(repo: Path, inventory: Inventory | None, clusters: list[str], cluster_paths: list[str],
+                    configured: dict[str, str] | None = None) -> list[ClusterTarget]:
+    """--cluster-path entries (NAME=PATH or PATH), else `clusters:` of the config file, else enabled clusters of
+    platform.yaml, else folders of kubernetes/clusters; --cluster names select among them. Two different entry
+    folders under one name are an error."""
     targets: list[ClusterTarget] = []
-    for path in cluster_paths:
+    for value in cluster_paths:
+        name, path = parse_cluster_path(value)
         relative = _relative(repo, path)
-        targets.append(ClusterTarget(Path(relative).name or "root", relative))
+        targets.append(ClusterTarget(name or _derived_name(relative), relative))
+    targets = _unique(targets, "--cluster-path")
+    if not cluster_paths and configured:
+        targets = [ClusterTarget(name, _relative(repo, path)) for name, path in configured.items()]
+    given = {t.entry for t in targets} if cluster_paths else set()
     if clusters:
         for name in clusters:
             if not CLUSTER_ARGUMENT.match(name):
@@ -77,10 +114,11 @@ def select_clusters(repo: Path, inventory: Inventory | None, clusters: list[str]
                                  hint=f"known clusters: {', '.join(sorted(inventory.clusters))}")
             entry = f"{CLUSTERS_DIR}/{name}"
             if inventory is None and not (repo / entry).is_dir():
-                raise InputError(f"no folder {entry}", path=str(repo), hint="pass --cluster-path PATH")
+                known = f" (configured: {', '.join(t.name for t in targets)})" if targets else ""
+                raise InputError(f"no folder {entry}{known}", path=str(repo), hint="pass --cluster-path NAME=PATH")
             targets.append(ClusterTarget(name, entry))
-        return [t for t in targets if t.name in clusters or t.entry in {_relative(repo, p) for p in cluster_paths}]
-    if cluster_paths:
+        return [t for t in targets if t.name in clusters or t.entry in given]
+    if targets:
         return targets
     if inventory is not None:
         return [ClusterTarget(name, f"{CLUSTERS_DIR}/{name}") for name in sorted(inventory.enabled_clusters())]
@@ -90,15 +128,20 @@ def select_clusters(repo: Path, inventory: Inventory | None, clusters: list[str]
         if found:
             return found
     raise InputError("no cluster to validate", path=str(repo),
-                     hint="add platform.yaml, kubernetes/clusters/<cluster>/, or pass --cluster-path PATH")
+                     hint="add platform.yaml, kubernetes/clusters/<cluster>/, `clusters:` in .greenfield.yaml, "
+                          "or pass --cluster-path NAME=PATH")
+
+
+def _load_objects(file: Path) -> list[dict[str, Any]]:
+    text = safe_read.read_text(file)  # bounded, regular files only: one-line errors
+    return [d for d in yamlio.load_documents(text, str(file)) if d is not None]
 
 
 def load_sources(files: list[Path]) -> list[dict[str, Any]]:
     """ConfigMaps and Secrets supplied with --substitute-from (objects that only exist in the cluster)."""
     sources: list[dict[str, Any]] = []
     for file in files:
-        text = safe_read.read_text(file)
-        for document in yamlio.load_documents(text, str(file)):
+        for document in _load_objects(file):
             if isinstance(document, dict) and document.get("kind") in ("ConfigMap", "Secret"):
                 metadata = document.setdefault("metadata", {})
                 if isinstance(metadata, dict):
@@ -108,6 +151,25 @@ def load_sources(files: list[Path]) -> list[dict[str, Any]]:
                 raise InputError("expected ConfigMap or Secret documents", path=str(file),
                                  hint="supply the in-cluster ConfigMaps/Secrets postBuild.substituteFrom reads")
     return sources
+
+
+def load_in_cluster(files: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Config `in_cluster:` files: (ConfigMaps/Secrets, every other object) that exist only in the cluster."""
+    sources: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
+    for file in files:
+        for document in _load_objects(file):
+            metadata = document.get("metadata") if isinstance(document, dict) else None
+            if not isinstance(document, dict) or not document.get("kind") or not isinstance(metadata, dict) \
+                    or not metadata.get("name"):
+                raise InputError("expected Kubernetes objects (apiVersion, kind, metadata.name)", path=str(file),
+                                 hint="list the objects that exist only in the cluster (ConfigMaps, Secrets, CRDs)")
+            if document.get("kind") in ("ConfigMap", "Secret"):
+                metadata.setdefault("namespace", "flux-system")
+                sources.append(document)
+            else:
+                others.append(document)
+    return sources, others
 
 
 @dataclass
@@ -120,9 +182,15 @@ class RenderResult:
 
 def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderOptions) -> RenderResult:
     started = time.perf_counter()
-    sources = load_sources(options.substitute_from)
+    in_cluster_sources, in_cluster = load_in_cluster(options.in_cluster)
+    sources = [*in_cluster_sources, *load_sources(options.substitute_from)]
     register_secrets(sources)  # their values never reach the cache
-    engine_options = EngineOptions(strict=options.strict, extra_sources=sources, kube_version=options.kube_version)
+    engine_options = EngineOptions(strict=options.strict, extra_sources=sources, kube_version=options.kube_version,
+                                   in_cluster=in_cluster)
+    if options.read_bootstrap:
+        from greenfield.adapters.bootstrap_scan import scan_bootstrap
+
+        engine_options.bootstrap = scan_bootstrap(repo)
     cache_dir = default_cache_dir(repo.resolve(), options.cache_dir)  # outside the repository, per repository
     if options.render_charts:
         from greenfield.adapters.charts import ChartRenderer

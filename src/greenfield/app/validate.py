@@ -14,6 +14,7 @@ from typing import Any
 
 from greenfield.adapters import yamlio
 from greenfield.adapters.git import Git
+from greenfield.adapters.repo_config import LoadedConfig, load_repo_config
 from greenfield.app.inventory import load_inventory
 from greenfield.app.prefetch import Prefetch, default_cache_dir
 from greenfield.app.render import ClusterTarget, RenderOptions, render_repository, select_clusters
@@ -21,6 +22,7 @@ from greenfield.core.engine import affected_kustomizations, changed_objects_scop
 from greenfield.core.findings import Finding, Severity, count_by_severity
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender, NamespacedName
+from greenfield.core.repo_config import rule_severity
 from greenfield.core.rules.base import RuleContext, run_rules
 from greenfield.core.rules.graph import bootstrap_groups
 from greenfield.core.settings import cluster_settings
@@ -45,6 +47,8 @@ class ValidateOptions:
     chart_dirs: list[Path] = field(default_factory=list)  # --chart-dir: folders of <name>-<version>[.tgz] charts
     require_charts: bool = False  # a chart that is not available locally is a warning
     prefetch: Prefetch | None = None  # builds the CLI started before importing the rest (see app/prefetch.py)
+    config_file: Path | None = None  # --config: the repository config file (default <repo>/.greenfield.yaml)
+    strict_schemas: bool = False  # a missing schema is an error instead of info
 
 
 @dataclass
@@ -57,6 +61,7 @@ class ValidationReport:
     changed_files: list[str] | None = None  # with --changed-since: the files that changed
     affected: dict[str, list[str]] = field(default_factory=dict)  # cluster -> affected Kustomizations
     notes: list[str] = field(default_factory=list)
+    config: LoadedConfig | None = None
 
     @property
     def counts(self) -> dict[Severity, int]:
@@ -133,6 +138,58 @@ def repository_rule_options(repo: Path, inventory: Inventory | None, given: dict
     return {**derived, **given}
 
 
+def _not_built_reason(node: Any) -> str:
+    for note in node.notes:
+        if note.kind in ("not-built", "parent-failed", "external-source", "substitute-from-missing", "path-missing",
+                         "path-not-directory", "path-ignored", "kustomize", "invalid-yaml"):
+            return str(note.message)
+    return str(node.error or "not built")
+
+
+def cluster_summary(report: ValidationReport) -> dict[str, dict[str, Any]]:
+    """Per cluster, what was covered: Kustomizations found/built/not built (why), objects, HelmReleases, charts."""
+    summary: dict[str, dict[str, Any]] = {}
+    for name in sorted(report.renders):
+        render = report.renders[name]
+        nodes = [node for node in render.ordered_kustomizations() if not node.synthetic]
+        not_built = [{"kustomization": str(node.key), "file": node.file, "reason": _not_built_reason(node)}
+                     for node in nodes if not node.built]
+        releases = sorted(render.helm_releases.values(), key=lambda info: info.key)
+        not_rendered = [{"helm_release": str(info.key), "chart": info.chart_path or info.chart,
+                         "version": info.version,
+                         "reason": info.chart_error or info.chart_skipped or "chart not available locally"}
+                        for info in releases if not info.rendered]
+        counts = {severity.value: 0 for severity in Severity}
+        for item in report.findings:
+            if item.cluster == name:
+                counts[item.severity.value] += 1
+        summary[name] = {
+            "entry": render.entry,
+            "kustomizations": {"found": len(nodes), "built": sum(1 for node in nodes if node.built),
+                               "not_built": not_built},
+            "objects": len(render.objects),
+            "provided_in_cluster": len(render.provided),
+            "helm_releases": len(releases),
+            "charts": {"rendered": sum(1 for info in releases if info.rendered), "not_rendered": not_rendered},
+            "findings": counts,
+        }
+    return summary
+
+
+def configured_severities(findings: list[Finding], overrides: dict[str, str]) -> list[Finding]:
+    """The config file's `rules:`: a rule (or prefix ending in "/") set to off drops its findings, another
+    severity replaces theirs."""
+    if not overrides:
+        return findings
+    kept = []
+    for item in findings:
+        wanted = rule_severity(overrides, item.rule)
+        if wanted == "off":
+            continue
+        kept.append(replace(item, severity=Severity(wanted)) if wanted else item)
+    return kept
+
+
 def _label(render: ClusterRender, key: NamespacedName) -> str:
     return "" if render.kustomizations[key].synthetic else str(key)
 
@@ -145,14 +202,22 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     timings: dict[str, float] = {}
     started = time.perf_counter()
     inventory = _inventory(repo)
-    targets = select_clusters(repo, inventory, list(clusters or []), options.cluster_paths)
+    loaded = load_repo_config(repo, options.config_file)
+    config = loaded.config
+    targets = select_clusters(repo, inventory, list(clusters or []), options.cluster_paths, config.clusters)
     cache_dir = options.cache_dir  # the base (--cache-dir), None for the user's cache; never in the repository
-    version = options.kubernetes_version or (
+    version = options.kubernetes_version or config.kubernetes_version or (
         inventory.platform.versions.kubernetes if inventory is not None else DEFAULT_KUBERNETES_VERSION)
+    if version.count(".") == 1:
+        version += ".0"
+    schemas = [*options.schemas, *(item if "://" in item or "{" in item else str(loaded.path(item))
+                                   for item in config.schemas)]
     render_options = RenderOptions(cluster_paths=options.cluster_paths, substitute_from=options.substitute_from,
                                    cache_dir=cache_dir, use_cache=options.use_cache,
-                                   strict=options.strict_substitution, chart_dirs=list(options.chart_dirs),
-                                   kube_version=version, prefetch=options.prefetch)
+                                   strict=options.strict_substitution,
+                                   chart_dirs=[*options.chart_dirs, *(loaded.path(c) for c in config.charts)],
+                                   kube_version=version, prefetch=options.prefetch,
+                                   in_cluster=[loaded.path(f) for f in config.in_cluster])
     rendered = render_repository(repo, targets, render_options)
     timings["render"] = rendered.seconds
     renders = rendered.renders
@@ -183,9 +248,12 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
             rule_clusters = [name for name in renders if affected[name]]
 
     step = time.perf_counter()
+    house_rules = config.house_rules if config.house_rules is not None else (repo / "platform.yaml").is_file()
+    given = {"require_charts": options.require_charts, "house_rules": house_rules,
+             "rule_severity": dict(config.rules), "strict_schemas": options.strict_schemas or config.strict_schemas,
+             **options.rule_options}
     context = RuleContext(renders=renders, inventory=inventory, settings=settings,
-                          options=repository_rule_options(repo, inventory, {"require_charts": options.require_charts,
-                                                                            **options.rule_options}))
+                          options=repository_rule_options(repo, inventory, given))
     findings = run_rules(context, options.only_rules or None, rule_clusters)
     timings["rules"] = time.perf_counter() - step
 
@@ -193,13 +261,14 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     if options.schema:
         step = time.perf_counter()
         schema_cache = default_cache_dir(repo, cache_dir) / "schemas"
-        schema_findings, schema_notes = _schema_findings(renders, version, options.schemas, schema_cache,
+        schema_findings, schema_notes = _schema_findings(renders, version, schemas, schema_cache,
                                                          schema_scope)
         findings.extend(schema_findings)
         notes.extend(schema_notes)
         timings["schema"] = time.perf_counter() - step
 
-    report = ValidationReport(repo, targets, renders, [], timings, notes=notes)
+    findings = configured_severities(findings, dict(config.rules))
+    report = ValidationReport(repo, targets, renders, [], timings, notes=notes, config=loaded)
     if changed is not None and affected is not None:
         report.changed_files = changed
         keep: list[Finding] = []

@@ -137,7 +137,11 @@ def print_github(report: ValidationReport) -> None:
 def command(
     cluster: list[str] = typer.Option([], "--cluster", "-c", help="Cluster to validate (repeatable; default: all)."),
     repo: Path | None = typer.Option(None, "--repo", help="Repository root (default: found from the current folder)."),
-    cluster_path: list[str] = typer.Option([], "--cluster-path", help="Entry folder of a cluster (repeatable)."),
+    cluster_path: list[str] = typer.Option([], "--cluster-path",
+                                           help="Entry folder of a cluster: NAME=PATH, or PATH (named after its last "
+                                                "folder); repeatable."),
+    config: Path | None = typer.Option(None, "--config",
+                                       help="Repository config file (default: .greenfield.yaml at the root)."),
     substitute_from: list[Path] = typer.Option([], "--substitute-from",
                                                help="YAML file of ConfigMaps/Secrets that exist only in the cluster."),
     schemas: list[str] = typer.Option([], "--schemas", help="CRD schema location: folder or URL template (repeatable)."),
@@ -175,7 +179,7 @@ def command(
                               kubernetes_version=kubernetes_version, schema=not no_schema,
                               changed_since=changed_since, cache_dir=cache_dir, use_cache=not no_cache,
                               strict_substitution=strict_substitution, chart_dirs=chart_dir,
-                              require_charts=require_charts, prefetch=prefetch)
+                              require_charts=require_charts, prefetch=prefetch, config_file=config)
     try:
         with progress("greenfield validate: rendering and checking", quiet):
             report = validate_repository(root, cluster, options)
@@ -184,7 +188,10 @@ def command(
             started.close()
         _early.clear()
     if output == Format.JSON:
-        typer.echo(json.dumps([f.to_dict() for f in report.findings], indent=2))
+        from greenfield.app.validate import cluster_summary
+
+        typer.echo(json.dumps({"findings": [f.to_dict() for f in report.findings],
+                               "clusters": cluster_summary(report)}, indent=2))
     elif output == Format.JUNIT:
         print_junit(report)
     elif output == Format.GITHUB:

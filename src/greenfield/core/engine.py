@@ -36,6 +36,14 @@ from greenfield.core.model import (
     RenderedObject,
     api_group,
 )
+from greenfield.core.sources import (
+    ARTIFACT_GENERATOR,
+    BootstrapFacts,
+    GeneratedArtifact,
+    SyncSource,
+    generated_artifacts,
+    syncs_in,
+)
 
 SYNTHETIC_ROOT = NamespacedName("", "")
 MAX_DEPTH = 40
@@ -164,6 +172,8 @@ class EngineOptions:
     # cluster -> a store of substituted Kustomization outputs (JSON texts) kept between runs by the caller:
     # re-substituting an unchanged build with unchanged variables gives the same objects and notes
     substitution_memo: Callable[[str], MutableMapping[str, str]] | None = None
+    bootstrap: BootstrapFacts | None = None  # what the repository's own bootstrap creates (read by the caller)
+    in_cluster: list[dict[str, Any]] = field(default_factory=list)  # config `in_cluster:` objects (not CM/Secret)
 
 
 # kinds helm installs without a namespace: everything else lands in the release namespace
@@ -287,9 +297,32 @@ class _ClusterRun:
         for body in options.extra_sources:
             self._index_source(body, external=True)
         self.root_source: tuple[str, str, str] | None = None
+        self.local_sources: set[tuple[str, str, str]] = set()  # sources that are this repository
+        self.artifacts: dict[tuple[str, str], GeneratedArtifact] = {}  # (namespace, name) -> ExternalArtifact
+        self.provided_keys: set[tuple[str, str, str]] = set()
+        self.failed: dict[NamespacedName, str] = {}  # Kustomizations Flux fails before applying (why)
         self.local_urls: set[str] = set()
+        self.bootstrap = options.bootstrap or BootstrapFacts()
+        for body, (file, _, how) in zip(self.bootstrap.objects, self.bootstrap.origins, strict=False):
+            self._provide(body, how, file)
+            self._index_source(body)
+        for body in options.extra_sources:
+            self._provide(body, "declared in-cluster (--substitute-from / in_cluster)")
+        for body in options.in_cluster:
+            self._provide(body, "declared in-cluster (in_cluster)")
+        self.render.provided_crd_groups = sorted(self.bootstrap.crd_groups)
         self.source_ignore: str | None = None  # the local GitRepository's spec.ignore, once it is rendered
         self.memo = options.substitution_memo(cluster) if options.substitution_memo is not None else None
+
+    def _provide(self, body: Mapping[str, Any], how: str, file: str = "", line: int = 0) -> None:
+        """Record an object that exists in the cluster without a Kustomization applying it (once per identity)."""
+        name = _key_of(body)
+        key = (str(body.get("kind", "")), name.namespace, name.name)
+        if key in self.provided_keys:
+            return
+        self.provided_keys.add(key)
+        self.render.provided.append(RenderedObject(body=dict(body), cluster=self.cluster, kustomization="",
+                                                   file=file, line=line, encrypted="sops" in body, provided_by=how))
 
     def _index_source(self, body: Mapping[str, Any], external: bool = False) -> None:
         kind = str(body.get("kind", ""))
@@ -314,6 +347,7 @@ class _ClusterRun:
             if _is_flux_kustomization(body) and points_here and (
                     root_body is None or _key_of(body).name == "flux-system"):
                 root_body, root_file, root_line = body, file, line
+        sync = None if root_body is not None else self._sync_for_entry(first)
         if root_body is not None:
             key = _key_of(root_body)
             root = KustomizationNode(key=key, cluster=self.cluster, path=self.entry, body=root_body, parent=None,
@@ -321,13 +355,67 @@ class _ClusterRun:
             reference = _as_dict(_as_dict(root_body.get("spec")).get("sourceRef"))
             self.root_source = (str(reference.get("kind", "GitRepository")),
                                 str(reference.get("namespace") or key.namespace), str(reference.get("name", "")))
+        elif sync is not None:
+            # flux-operator (FluxInstance spec.sync) creates the source and the Kustomization: no file holds them
+            source_body, kustomization_body = sync.objects()
+            self._provide(source_body, f"created by flux-operator from {sync.origin}", sync.file, sync.line)
+            root = KustomizationNode(key=NamespacedName(sync.namespace, sync.name), cluster=self.cluster,
+                                     path=self.entry, body=kustomization_body, parent=None, file=sync.file,
+                                     line=sync.line)
+            self.root_source = sync.key
+            self.render.notes.append(EngineNote(
+                "sync-created", f"the sync {sync.kind}/{sync.namespace}/{sync.name} and Kustomization "
+                f"{sync.namespace}/{sync.name} (path {sync.path}) are created by flux-operator from {sync.origin}",
+                sync.file, sync.line))
         else:
             root = KustomizationNode(key=SYNTHETIC_ROOT, cluster=self.cluster, path=self.entry,
                                      body={"spec": {"path": f"./{self.entry}"}}, parent=None, synthetic=True)
+        if self.root_source is not None:
+            self.local_sources.add(self.root_source)
         self.render.kustomizations[root.key] = root
         self._walk([root], {BuildRequest(self.entry): first})
+        self._bootstrap_sync()
+        self._explain_unbuilt()
         self._helm_releases()
         return self.render
+
+    def _sync_for_entry(self, first: BuildOutput) -> SyncSource | None:
+        """The FluxInstance sync (from the entry's own objects first, then the repository's files and its
+        bootstrap) whose path is this cluster's entry folder."""
+        found: list[SyncSource] = []
+        for body, (file, line) in zip(first.documents, first.origins, strict=False):
+            found.extend(syncs_in(body, file, line))
+        found.extend(self.bootstrap.syncs)
+        matching = [sync for sync in found if sync.matches_entry(self.entry)]
+        return matching[0] if matching else None
+
+    def _bootstrap_sync(self) -> None:
+        """Without a sync in git or a FluxInstance for this entry, the cluster was bootstrapped (flux bootstrap,
+        or flux-operator with the default name): its GitRepository flux-system/flux-system exists in-cluster."""
+        if self.root_source is not None:
+            return
+        wanted = ("GitRepository", "flux-system", "flux-system")
+        rendered = any((obj.kind, obj.namespace, obj.name) == wanted for obj in self.render.objects)
+        referenced = any(_as_dict(node.spec.get("sourceRef")).get("name") == "flux-system"
+                         for node in self.render.kustomizations.values() if not node.synthetic)
+        if referenced and not rendered:
+            self._provide({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                           "metadata": {"name": "flux-system", "namespace": "flux-system"}, "spec": {}},
+                          "the cluster's sync, created by flux bootstrap (or flux-operator) outside git")
+
+    def _explain_unbuilt(self) -> None:
+        """Every Kustomization found but not built says why (a note the build/not-built rule reports)."""
+        explaining = {"external-source", "path-missing", "path-not-directory", "path-ignored", "kustomize",
+                      "invalid-yaml", "substitute-from-missing", "invalid-variable-name", "parent-failed",
+                      *SUBSTITUTION_FAILURES}
+        for node in self.render.kustomizations.values():
+            if node.built or (node.synthetic and any(n.kind == "entry-missing" for n in self.render.notes)):
+                continue
+            if any(note.kind in explaining for note in node.notes):
+                continue
+            reason = node.error or "the engine did not reach it"
+            node.notes.append(EngineNote("not-built", f"Kustomization {node.key} is not built: {reason}",
+                                         node.file, node.line))
 
     # -- walking -------------------------------------------------------------------------------------
     def _walk(self, start: list[KustomizationNode], prebuilt: dict[BuildRequest, BuildOutput]) -> None:
@@ -370,17 +458,38 @@ class _ClusterRun:
         return self._is_local_source(kind, namespace, name)
 
     def _is_local_source(self, kind: str, namespace: str, name: str) -> bool:
-        """The source is this repository (the sync's GitRepository, or one with the same URL)."""
-        if self.root_source is None:
-            if kind == "GitRepository" and name == "flux-system":
-                return True
-        elif (kind, namespace, name) == self.root_source:
+        """The source is this repository (the sync's source, one with the same URL, or an ExternalArtifact
+        generated only from such sources)."""
+        if self.root_source is None and kind == "GitRepository" and name == "flux-system":
             return True
+        if (kind, namespace, name) in self.local_sources:
+            return True
+        if kind == "ExternalArtifact":
+            artifact = self.artifacts.get((namespace, name))
+            return artifact is not None and bool(artifact.copies) and all(
+                self._is_local_source(*artifact.sources[copy.source]) for copy in artifact.copies
+                if copy.source in artifact.sources) and all(c.source in artifact.sources for c in artifact.copies)
         if kind == "GitRepository":
             for obj in self.render.objects:
                 if obj.kind == kind and obj.name == name and obj.namespace == namespace:
                     return str(obj.spec.get("url", "")) in self.local_urls
         return False
+
+    def _source_known(self, kind: str, namespace: str, name: str) -> bool:
+        if (kind, namespace, name) in self.provided_keys:
+            return True
+        return any(o.kind == kind and o.name == name and o.namespace == namespace for o in self.render.objects)
+
+    def _source_path(self, node: KustomizationNode) -> str | None:
+        """spec.path inside this repository: an ExternalArtifact's path maps through its generator's copies."""
+        spec = node.spec
+        reference = _as_dict(spec.get("sourceRef"))
+        if str(reference.get("kind", "")) == "ExternalArtifact":
+            artifact = self.artifacts.get((str(reference.get("namespace") or node.key.namespace),
+                                           str(reference.get("name", ""))))
+            resolved = artifact.resolve(str(spec.get("path") or "")) if artifact is not None else None
+            return normalise_path(resolved[1]) if resolved is not None else None
+        return normalise_path(spec.get("path"))
 
     def _prepare(self, node: KustomizationNode, final: bool) -> tuple[BuildRequest, dict[str, str]] | str | None:
         spec = node.spec
@@ -388,23 +497,32 @@ class _ClusterRun:
             reference = _as_dict(spec.get("sourceRef"))
             kind, name = str(reference.get("kind", "")), str(reference.get("name", ""))
             namespace = str(reference.get("namespace") or node.key.namespace)
-            if not any(o.kind == kind and o.name == name and o.namespace == namespace for o in self.render.objects):
+            if not self._source_known(kind, namespace, name):
+                if not final:
+                    return "wait"  # a sibling may still render it (or the FluxInstance/generator creating it)
                 # not rendered at all: graph/reference-missing reports it; Flux cannot fetch anything
                 node.error = f"source {kind}/{namespace}/{name} not found"
+                node.notes.append(EngineNote(
+                    "not-built", f"Kustomization {node.key} is not built: its source {kind}/{namespace}/{name} "
+                    "is neither rendered nor created by the bootstrap", node.file, node.line))
                 return None
+            node.error = f"source {kind}/{namespace}/{name} is not this repository"
             node.notes.append(EngineNote(
-                "external-source", f"source {reference.get('kind', '?')}/{reference.get('name', '?')} is not this "
-                "repository: not rendered offline", node.file, node.line,
-                hint="validate that repository separately, or point sourceRef at the local GitRepository"))
+                "external-source", f"source {kind}/{namespace}/{name} is not this repository: not rendered "
+                "offline", node.file, node.line,
+                hint="configure a local copy under `sources:` in .greenfield.yaml, or validate that repository "
+                     "separately"))
             return None
-        path = node.path if node.synthetic else normalise_path(spec.get("path"))
+        path = node.path if node.synthetic else self._source_path(node)
         if path is None:
-            node.notes.append(EngineNote("path-missing", f"spec.path {spec.get('path')} leaves the repository",
+            node.notes.append(EngineNote("path-missing", f"spec.path {spec.get('path')} leaves the repository "
+                                         "(or the artifact has no copy operation for it)",
                                          node.file, node.line, hint="use a path inside the source"))
             return None
         node.path = path
         variables: dict[str, str] = {}
         post_build = spec.get("postBuild")
+        failed = ""
         if isinstance(post_build, dict):
             node.opaque_variables = []
             sources: list[dict[str, str]] = []
@@ -418,13 +536,17 @@ class _ClusterRun:
                         continue
                     if not final:
                         return "wait"
+                    body = self._bootstrap_source(node, kind, name)
+                if body is None:
                     node.notes.append(EngineNote(
                         "substitute-from-missing",
                         f"postBuild.substituteFrom {kind}/{name} not found in namespace {node.key.namespace} "
                         f"of cluster {self.cluster}: Flux fails this Kustomization",
                         node.file, node.line,
-                        hint="render it in this cluster, mark it `optional: true`, or pass --substitute-from FILE"))
-                    return None
+                        hint="render it in this cluster, mark it `optional: true`, declare it under `in_cluster:` "
+                             "in .greenfield.yaml, or pass --substitute-from FILE"))
+                    failed = f"postBuild.substituteFrom {kind}/{name} does not exist"
+                    continue
                 data, encrypted = source_data(body)
                 if encrypted:
                     node.opaque_variables.extend(sorted(data))
@@ -439,7 +561,35 @@ class _ClusterRun:
                     hint="rename the key in substitute/substituteFrom (letters, digits, underscores)"))
                 return None
         node.substitutions = variables
+        if failed:
+            # Flux fails this Kustomization (it applies nothing); it is still built here to name its children
+            self.failed[node.key] = failed
         return replace(BuildRequest.from_spec(path, spec), source_ignore=self.source_ignore), variables
+
+    def _bootstrap_source(self, node: KustomizationNode, kind: str, name: str) -> dict[str, Any] | None:
+        """A substituteFrom ConfigMap/Secret no Kustomization of the cluster renders, but that a file of the
+        repository holds (its bootstrap applies it: scripts, Taskfiles, helmfile hooks): the data of the file
+        nearest to the cluster's entry folder, with an info note saying so."""
+        candidates = [(file, line, body) for file, line, body in
+                      self.bootstrap.repository_sources.get((kind, name), [])
+                      if str(_as_dict(body.get("metadata")).get("namespace") or node.key.namespace)
+                      == node.key.namespace]
+        if not candidates:
+            return None
+
+        def affinity(candidate: tuple[str, int, dict[str, Any]]) -> tuple[int, str, int]:
+            shared = posixpath.commonpath([candidate[0], self.entry]) if self.entry else ""
+            return (-len(shared.split("/")) if shared else 0, candidate[0], candidate[1])
+
+        file, line, body = sorted(candidates, key=affinity)[0]
+        node.notes.append(EngineNote(
+            "substitute-from-bootstrap",
+            f"postBuild.substituteFrom {kind}/{name} is not applied by a Kustomization of cluster {self.cluster} "
+            f"before this one; {file} holds it and the repository's bootstrap is expected to apply it (Flux fails "
+            "this Kustomization if it is not in the cluster): its data is used", node.file, node.line,
+            hint="declare it under `in_cluster:` in .greenfield.yaml (or --substitute-from) to make this explicit"))
+        self._provide(body, f"expected from the bootstrap ({file})", file, line)
+        return body
 
     def _apply(self, node: KustomizationNode, output: BuildOutput, variables: dict[str, str]
                ) -> list[KustomizationNode]:
@@ -450,6 +600,10 @@ class _ClusterRun:
             node.notes.append(EngineNote(problem.kind, problem.message, file, line))
         if not output.ok:
             node.error = output.error
+            return []
+        if node.key in self.failed:
+            node.error = self.failed[node.key]
+            self._children_of_failed(node, output)
             return []
         node.built = True
         spec = node.spec
@@ -489,6 +643,7 @@ class _ClusterRun:
                 # the repository's own GitRepository (as _is_local_source sees it): its spec.ignore shapes the artifact
                 ignore = obj.spec.get("ignore")
                 self.source_ignore = ignore if isinstance(ignore, str) else None
+            self._register_sources(body, file, line)
             if _is_flux_kustomization(body):
                 key = _key_of(body)
                 if key == node.key or key in self.render.kustomizations:
@@ -501,6 +656,41 @@ class _ClusterRun:
                 self.render.kustomizations[key] = child
                 children.append(child)
         return children
+
+    def _register_sources(self, body: Mapping[str, Any], file: str, line: int) -> None:
+        """Sources a rendered object makes exist: a FluxInstance's sync (this repository when its path is the
+        entry), an ArtifactGenerator's ExternalArtifacts."""
+        kind = str(body.get("kind", ""))
+        if kind in ("FluxInstance", "HelmRelease"):
+            for sync in syncs_in(body, file, line):
+                if sync.key == self.root_source or sync.key in self.provided_keys:
+                    continue
+                source_body, _ = sync.objects()
+                self._provide(source_body, f"created by flux-operator from {sync.origin}", file, line)
+                if sync.matches_entry(self.entry) or (self.root_source is None and sync.name == "flux-system"):
+                    self.local_sources.add(sync.key)
+        elif kind == ARTIFACT_GENERATOR[1] and api_group(str(body.get("apiVersion", ""))) == ARTIFACT_GENERATOR[0]:
+            for artifact in generated_artifacts(body, file, line):
+                self.artifacts[(artifact.namespace, artifact.name)] = artifact
+                self._provide(artifact.body(), f"generated by ArtifactGenerator {artifact.generator}", file, line)
+
+    def _children_of_failed(self, node: KustomizationNode, output: BuildOutput) -> None:
+        """The Kustomizations a failed one would create: known, not built, each saying why."""
+        for body, (file, line) in zip(output.documents, output.origins, strict=False):
+            if not _is_flux_kustomization(body):
+                continue
+            key = _key_of(body)
+            if key == node.key or key in self.render.kustomizations:
+                continue
+            child = KustomizationNode(key=key, cluster=self.cluster, path="", body=json.loads(json.dumps(body)),
+                                      parent=node.key, file=file, line=line, error=f"parent {node.key} fails")
+            child.depends_on = [
+                NamespacedName(str(d.get("namespace") or key.namespace), str(d.get("name", "")))
+                for d in _as_dict(body.get("spec")).get("dependsOn") or [] if isinstance(d, dict)]
+            child.notes.append(EngineNote(
+                "parent-failed", f"Kustomization {key} is not built: its parent {node.key} fails "
+                f"({self.failed[node.key]}), so Flux never creates it", file, line))
+            self.render.kustomizations[key] = child
 
     def _substituted(self, node: KustomizationNode, output: BuildOutput, variables: dict[str, str]
                      ) -> list[dict[str, Any] | None]:

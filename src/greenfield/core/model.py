@@ -47,6 +47,7 @@ class RenderedObject:
     line: int = 0
     encrypted: bool = False  # SOPS-encrypted in git (a top-level `sops:` key): data is opaque, never decrypted
     chart: str = ""  # rendered from a Helm chart: "<chart>-<version> (HelmRelease <namespace>/<name>)"
+    provided_by: str = ""  # in ClusterRender.provided: who creates it outside any Kustomization (bootstrap, ...)
 
     @property
     def id(self) -> ObjectId:
@@ -165,6 +166,11 @@ class ClusterRender:
     kustomizations: dict[NamespacedName, KustomizationNode] = field(default_factory=dict)
     helm_releases: dict[NamespacedName, HelmReleaseInfo] = field(default_factory=dict)
     notes: list[EngineNote] = field(default_factory=list)  # cluster-level engine facts (entry missing, ...)
+    # objects that exist in the cluster without any Kustomization applying them: the sync flux-operator or
+    # `flux bootstrap` creates, ExternalArtifacts of an ArtifactGenerator, what the repository's bootstrap applies,
+    # objects declared in-cluster (config `in_cluster:`, --substitute-from). Rules resolve references to them.
+    provided: list[RenderedObject] = field(default_factory=list)
+    provided_crd_groups: list[str] = field(default_factory=list)  # API groups whose CRDs exist before Flux runs
 
     @property
     def objects(self) -> list[RenderedObject]:

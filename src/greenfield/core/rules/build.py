@@ -108,6 +108,17 @@ def external_source(render: ClusterRender, context: RuleContext) -> Iterator[Fin
     yield from _notes(render, ("external-source", "remote-resource"), "build/external-source", INFO)
 
 
+@rule("build/substitute-from-bootstrap", INFO, "a postBuild.substituteFrom source no Kustomization renders first, "
+      "taken from the repository file its bootstrap applies")
+def substitute_from_bootstrap(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("substitute-from-bootstrap",), "build/substitute-from-bootstrap", INFO)
+
+
+@rule("build/not-built", INFO, "a Kustomization found but not built, with the reason (parent fails, source unknown)")
+def not_built(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("not-built", "parent-failed"), "build/not-built", INFO)
+
+
 @rule("build/duplicate-object", E, "the same object (group/kind/namespace/name) is applied by two Kustomizations")
 def duplicate_object(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for (group, kind, namespace, name), objects in sorted(duplicate_objects(render).items()):

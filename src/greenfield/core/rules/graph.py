@@ -306,7 +306,7 @@ def _providers(render: ClusterRender, context: RuleContext) -> dict[str, dict[Na
 
 @rule("graph/crd-order", E, "a custom resource is applied before the Kustomization that provides its CRD")
 def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
-    bootstrap = _bootstrap(context)
+    bootstrap = _bootstrap(context) | set(render.provided_crd_groups)  # what the repository's bootstrap installs
     providers = _providers(render, context)
     # not rendered offline, or rendered without its remote bases (never fetched): either may provide a CRD
     unbuilt = {key for key, node in render.kustomizations.items()
