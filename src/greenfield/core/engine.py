@@ -46,6 +46,7 @@ from greenfield.core.sources import (
 )
 
 SYNTHETIC_ROOT = NamespacedName("", "")
+ANY_KEY = "*"  # in KustomizationNode.opaque_variables: a substituteFrom source whose keys are unknown offline
 MAX_DEPTH = 40
 SUBSTITUTION_FAILURES = frozenset({"substitution-syntax", "substitution-invalid-yaml", "undefined-variable"})
 RUNTIME_NAMES = frozenset({
@@ -566,10 +567,62 @@ class _ClusterRun:
             self.failed[node.key] = failed
         return replace(BuildRequest.from_spec(path, spec), source_ignore=self.source_ignore), variables
 
+    def _selects_namespace(self, spec: Mapping[str, Any], namespace: str) -> bool:
+        """A ClusterExternalSecret's namespaces / namespaceSelectors (matchLabels against the rendered Namespace;
+        matchExpressions count as matching: conservative)."""
+        if namespace in [str(n) for n in spec.get("namespaces") or []]:
+            return True
+        selectors = [_as_dict(s) for s in spec.get("namespaceSelectors") or []]
+        if isinstance(spec.get("namespaceSelector"), dict):
+            selectors.append(spec["namespaceSelector"])
+        labels: dict[str, Any] = {}
+        for obj in self.render.objects:
+            if obj.kind == "Namespace" and obj.name == namespace:
+                labels = _as_dict(_as_dict(obj.body.get("metadata")).get("labels"))
+        return any(all(str(labels.get(k)) == str(v) for k, v in _as_dict(s.get("matchLabels")).items())
+                   for s in selectors)
+
+    def _external_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Secret an ExternalSecret rendered in the cluster makes external-secrets create at runtime: its keys
+        (spec.data[].secretKey, template data; unknown with dataFrom), values opaque like SOPS ones."""
+        for obj in self.render.objects:
+            if api_group(obj.api_version) != "external-secrets.io":
+                continue
+            if obj.kind == "ExternalSecret" and obj.namespace == namespace:
+                spec, default_name = obj.spec, obj.name
+            elif obj.kind == "ClusterExternalSecret" and self._selects_namespace(obj.spec, namespace):
+                spec = _as_dict(obj.spec.get("externalSecretSpec"))
+                default_name = str(obj.spec.get("externalSecretName") or obj.name)
+            else:
+                continue
+            target = _as_dict(spec.get("target"))
+            if str(target.get("name") or default_name) != name:
+                continue
+            keys = {str(_as_dict(item).get("secretKey")) for item in spec.get("data") or []
+                    if _as_dict(item).get("secretKey")}
+            keys |= {str(key) for key in _as_dict(_as_dict(target.get("template")).get("data"))}
+            if spec.get("dataFrom"):
+                keys.add(ANY_KEY)
+            self.render.notes.append(EngineNote(
+                "secret-from-external-secret", f"Secret {namespace}/{name} is created at runtime by ExternalSecret "
+                f"{namespace}/{obj.name}: its values are known only in the cluster", obj.file, obj.line))
+            body: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret",
+                                    "metadata": {"name": name, "namespace": namespace},
+                                    "stringData": dict.fromkeys(sorted(keys), ""), "sops": {"origin": "ExternalSecret"}}
+            self.sources[("Secret", namespace, name)] = body
+            self._provide(body, f"created by external-secrets from ExternalSecret {namespace}/{obj.name}", obj.file,
+                          obj.line)
+            return body
+        return None
+
     def _bootstrap_source(self, node: KustomizationNode, kind: str, name: str) -> dict[str, Any] | None:
         """A substituteFrom ConfigMap/Secret no Kustomization of the cluster renders, but that a file of the
         repository holds (its bootstrap applies it: scripts, Taskfiles, helmfile hooks): the data of the file
         nearest to the cluster's entry folder, with an info note saying so."""
+        if kind == "Secret":
+            created = self._external_secret(node.key.namespace, name)
+            if created is not None:
+                return created
         candidates = [(file, line, body) for file, line, body in
                       self.bootstrap.repository_sources.get((kind, name), [])
                       if str(_as_dict(body.get("metadata")).get("namespace") or node.key.namespace)
@@ -732,7 +785,8 @@ class _ClusterRun:
         if expansion is None or not expansion.references:
             return outcome.body
         opaque = set(node.opaque_variables)
-        undefined = {ref.name for ref in expansion.undefined}
+        # "*": a source whose keys are only known in the cluster (an ExternalSecret with dataFrom)
+        undefined = set() if ANY_KEY in opaque else {ref.name for ref in expansion.undefined}
         reported: set[tuple[str, str]] = set()
         if undefined:
             for path, text in subst.walk_strings(body):
