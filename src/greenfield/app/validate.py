@@ -279,8 +279,9 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
                 f.kustomization in labels or (f.file and f.file in changed)))
         keep.extend(f for f in findings if not f.cluster)
         findings = keep
+    # every field in the key: findings equal in the first ones must not keep the set's (hash-seeded) order
     report.findings = sorted(set(findings), key=lambda f: (f.cluster, f.kustomization, f.file, f.line, f.rule,
-                                                           f.message))
+                                                           f.message, f.object, f.severity, f.hint))
     timings["total"] = time.perf_counter() - started
     timings["builds"] = float(rendered.builds)
     timings["cached_builds"] = float(rendered.cached)

@@ -364,6 +364,8 @@ class _ClusterRun:
                                      path=self.entry, body=kustomization_body, parent=None, file=sync.file,
                                      line=sync.line)
             self.root_source = sync.key
+            # flux-operator runs (the bootstrap installed it): its CRDs (FluxInstance, ResourceSet, ...) exist
+            self.render.provided_crd_groups = sorted({*self.render.provided_crd_groups, "fluxcd.controlplane.io"})
             self.render.notes.append(EngineNote(
                 "sync-created", f"the sync {sync.kind}/{sync.namespace}/{sync.name} and Kustomization "
                 f"{sync.namespace}/{sync.name} (path {sync.path}) are created by flux-operator from {sync.origin}",

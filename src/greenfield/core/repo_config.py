@@ -53,6 +53,14 @@ class RepoConfig(BaseModel):
             raise ValueError(f"{value!r} is not a Kubernetes version (e.g. \"1.34\" or \"1.34.1\")")
         return value
 
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare `off` as false: the contract's `policy/psa-label: off` means "off"
+        if isinstance(value, dict):
+            return {key: "off" if item is False else item for key, item in value.items()}
+        return value
+
     @field_validator("rules")
     @classmethod
     def _rule_ids(cls, value: dict[str, str]) -> dict[str, str]:

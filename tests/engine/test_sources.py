@@ -1,0 +1,200 @@
+"""Sources as Flux creates them, bootstrap facts, the repository config file and cluster naming.
+
+Fixture repositories under tests/fixtures/engine/sources/ (one source/bootstrap form each), plus the corpus
+repositories where the forms occur in real life (skipped nowhere: the corpus is part of ../shared).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.engine.conftest import run
+
+from greenfield.app.render import select_clusters
+from greenfield.app.validate import cluster_summary
+from greenfield.core.findings import Severity
+from greenfield.core.model import NamespacedName
+from greenfield.core.repo_config import normalise_url, parse_repo_config, rule_severity, split_source
+from greenfield.core.sources import SyncSource
+from greenfield.errors import InputError
+
+SOURCES = Path(__file__).parent.parent / "fixtures" / "engine" / "sources"
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "repos"
+if not CORPUS.is_dir():
+    CORPUS = Path("/work/shared/corpus/repos")
+
+
+def _errors(report) -> list[str]:  # type: ignore[no-untyped-def]
+    """Error findings of the engine's and the graph's rules (house rules are opt-in, not under test here)."""
+    return [f"{f.rule} {f.kustomization} {f.message}" for f in report.findings if f.severity == Severity.ERROR
+            and not f.rule.startswith(("story/", "policy/"))]
+
+
+def test_flux_instance_object_with_sync_name(build_cache: Path) -> None:
+    report = run(SOURCES / "fluxinstance", build_cache, cluster_paths=["main=clusters/main"])
+    render = report.renders["main"]
+    root = render.kustomizations[NamespacedName("flux-system", "cluster-repository")]
+    assert not root.synthetic and root.path == "clusters/main" and root.body["spec"]["prune"] is True
+    apps = render.kustomizations[NamespacedName("flux-system", "apps")]
+    assert apps.built and [o.name for o in apps.objects] == ["hello"]
+    assert [(o.kind, o.namespace, o.name) for o in render.provided] == [
+        ("GitRepository", "flux-system", "cluster-repository")]
+    assert _errors(report) == []
+
+
+def test_helmfile_flux_instance_values_hooks_and_crd_groups(build_cache: Path) -> None:
+    report = run(SOURCES / "helmfile", build_cache, cluster_paths=["main=kubernetes/flux/cluster"])
+    render = report.renders["main"]
+    root = render.kustomizations[NamespacedName("flux-system", "flux-system")]  # sync.name defaults to namespace
+    assert root.file == "bootstrap/flux-instance-values.yaml"
+    apps = render.kustomizations[NamespacedName("flux-system", "cluster-apps")]
+    assert apps.built and apps.substitutions == {"GREETING": "hello"}  # from the hook's kubectl apply -f
+    assert "cert-manager.io" in render.provided_crd_groups  # the helmfile installs cert-manager
+    assert ("ConfigMap", "cluster-settings") in {(o.kind, o.name) for o in render.provided}
+    assert _errors(report) == [], _errors(report)
+
+
+def test_oci_sync_resolves_to_the_local_tree(build_cache: Path) -> None:
+    report = run(SOURCES / "oci-sync", build_cache, cluster_paths=["c1=clusters/c1"])
+    render = report.renders["c1"]
+    assert render.kustomizations[NamespacedName("flux-system", "apps")].built
+    assert ("OCIRepository", "flux-system", "flux-system") in {(o.kind, o.namespace, o.name) for o in render.provided}
+    assert _errors(report) == []
+
+
+def test_artifact_generator_external_artifacts_map_to_copied_paths(build_cache: Path) -> None:
+    report = run(SOURCES / "artifacts", build_cache, cluster_paths=["staging=clusters/staging"])
+    render = report.renders["staging"]
+    infra = render.kustomizations[NamespacedName("flux-system", "infra-controllers")]
+    apps = render.kustomizations[NamespacedName("flux-system", "apps")]
+    assert (infra.built, infra.path, [o.name for o in infra.objects]) == (True, "infrastructure/controllers",
+                                                                         ["controllers"])
+    assert (apps.built, apps.path, [o.name for o in apps.objects]) == (True, "apps/staging", ["app"])
+    assert {("ExternalArtifact", "apps"), ("ExternalArtifact", "infrastructure")} <= {
+        (o.kind, o.name) for o in render.provided}
+    assert not [f for f in report.findings if f.rule == "graph/reference-missing"]
+
+
+def test_flux_bootstrap_sync_is_provided(tmp_path: Path, build_cache: Path) -> None:
+    """No sync in git (flux bootstrap writes gotk-sync.yaml at bootstrap): flux-system/flux-system exists."""
+    repo = tmp_path / "repo"
+    shutil.copytree(SOURCES / "fluxinstance", repo)
+    text = (repo / "clusters/main/flux.yaml").read_text(encoding="utf-8")
+    apps = "---\napiVersion: kustomize" + text.split("---\napiVersion: kustomize")[1]
+    (repo / "clusters/main/flux.yaml").write_text(apps.replace("name: cluster-repository", "name: flux-system"),
+                                                  encoding="utf-8")
+    report = run(repo, build_cache, cluster_paths=["clusters/main"])
+    render = report.renders["main"]
+    assert render.kustomizations[NamespacedName("flux-system", "apps")].built
+    assert [(o.kind, o.name) for o in render.provided] == [("GitRepository", "flux-system")]
+    assert _errors(report) == []
+
+
+def test_not_built_children_and_summary(tmp_path: Path, build_cache: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(SOURCES / "helmfile", repo)
+    (repo / "bootstrap/cluster-settings.yaml").unlink()  # now nothing creates the substituteFrom source
+    (repo / "kubernetes/apps/kustomization.yaml").write_text(
+        "resources: [child.yaml]\n", encoding="utf-8")
+    (repo / "kubernetes/apps/child.yaml").write_text(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: child, namespace: "
+        "flux-system}\nspec: {interval: 1h, path: ./kubernetes/apps/hello, prune: true, sourceRef: {kind: "
+        "GitRepository, name: flux-system}}\n", encoding="utf-8")
+    report = run(repo, build_cache, cluster_paths=["main=kubernetes/flux/cluster"])
+    render = report.renders["main"]
+    child = render.kustomizations[NamespacedName("flux-system", "child")]
+    assert not child.built
+    [note] = [f for f in report.findings if f.rule == "build/not-built"]
+    assert note.kustomization == "flux-system/child" and "parent flux-system/cluster-apps fails" in note.message
+    assert [f.rule for f in report.findings if f.severity == Severity.ERROR] == ["build/substitute-from-missing"]
+    summary = cluster_summary(report)["main"]
+    assert summary["kustomizations"]["found"] == 3 and summary["kustomizations"]["built"] == 1
+    assert {item["kustomization"] for item in summary["kustomizations"]["not_built"]} == {
+        "flux-system/cluster-apps", "flux-system/child"}
+
+
+def test_config_file_fields(tmp_path: Path, build_cache: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(SOURCES / "helmfile", repo)
+    (repo / "bootstrap/helmfile.yaml").unlink()  # the config declares what the bootstrap created instead
+    (repo / "in-cluster.yaml").write_text((repo / "bootstrap/cluster-settings.yaml").read_text(), encoding="utf-8")
+    (repo / "bootstrap/cluster-settings.yaml").unlink()
+    (repo / ".greenfield.yaml").write_text(
+        "clusters:\n  home: kubernetes/flux/cluster\nin_cluster: [in-cluster.yaml]\nkubernetes_version: \"1.33\"\n"
+        "rules:\n  graph/: warning\n  graph/crd-order: off\n", encoding="utf-8")
+    report = run(repo, build_cache)
+    assert list(report.renders) == ["home"]
+    render = report.renders["home"]
+    assert render.kustomizations[NamespacedName("flux-system", "cluster-apps")].substitutions == {"GREETING": "hello"}
+    assert not [f for f in report.findings if f.rule == "graph/crd-order"]  # off
+    assert all(f.severity != Severity.ERROR for f in report.findings if f.rule.startswith("graph/"))
+
+
+def test_config_file_is_strict(tmp_path: Path) -> None:
+    config, problems = parse_repo_config({"clusters": {"a": "x"}, "rulez": {}})
+    assert config is None and problems[0].startswith("rulez: unknown setting")
+    assert parse_repo_config({"rules": {"policy/psa-label": "loud"}})[0] is None
+    assert parse_repo_config({"kubernetes_version": "latest"})[0] is None
+    assert rule_severity({"story/": "off", "story/x": "info"}, "story/x") == "info"
+    assert rule_severity({"story/": "off"}, "story/y") == "off"
+    assert split_source("https://github.com/org/tenants@main") == ("https://github.com/org/tenants", "main")
+    assert split_source("ssh://git@github.com/org/tenants") == ("ssh://git@github.com/org/tenants", "")
+    assert normalise_url("ssh://git@github.com/Org/tenants.git") == normalise_url("https://github.com/org/tenants")
+    assert normalise_url("git@github.com:org/tenants") == "github.com/org/tenants"
+
+
+def test_cluster_path_names_and_duplicates(tmp_path: Path) -> None:
+    for folder in ("a/cluster", "b/cluster"):
+        (tmp_path / folder).mkdir(parents=True)
+    targets = select_clusters(tmp_path, None, [], ["one=a/cluster", "b/cluster"])
+    assert [(t.name, t.entry) for t in targets] == [("one", "a/cluster"), ("cluster", "b/cluster")]
+    with pytest.raises(InputError, match="cluster name 'cluster' is used for both a/cluster and b/cluster"):
+        select_clusters(tmp_path, None, [], ["a/cluster", "b/cluster"])
+    configured = select_clusters(tmp_path, None, [], [], {"x": "a/cluster", "y": "b/cluster"})
+    assert [t.name for t in configured] == ["x", "y"]
+
+
+def test_templated_sync_path_matches_one_folder_level() -> None:
+    sync = SyncSource("GitRepository", "flux-system", "flux-system", "./kubernetes/{{ .Values.cluster }}/flux")
+    assert sync.matches_entry("kubernetes/main/flux")
+    assert not sync.matches_entry("kubernetes/main/extra/flux")
+
+
+@pytest.mark.parametrize(("repo", "clusters"), [
+    ("angelnu__k8s-gitops", ["prod=clusters/prod/config", "test=clusters/test/config"]),
+    ("fluxcd__flux2-kustomize-helm-example", ["staging=clusters/staging"]),
+])
+def test_corpus_sources_resolve(repo: str, clusters: list[str], build_cache: Path) -> None:
+    """Real repositories: a FluxInstance with sync.name (angelnu), ArtifactGenerator (the official example)."""
+    root = CORPUS / repo
+    report = run(root, build_cache, cluster_paths=clusters)
+    for name, render in report.renders.items():
+        unbuilt = [str(n.key) for n in render.kustomizations.values() if not n.built]
+        assert unbuilt == [], (name, unbuilt)
+    assert not [f for f in report.findings if f.rule == "graph/reference-missing" and "sourceRef" in f.message]
+
+
+def _validate_json(repo: Path, clusters: list[str], seed: str, cache: Path) -> str:
+    command = [sys.executable, "-m", "greenfield", "validate", "--no-schema", "--format", "json", "--repo", str(repo),
+               "--cache-dir", str(cache)]
+    for cluster in clusters:
+        command += ["--cluster-path", cluster]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False,
+                            env={**os.environ, "PYTHONHASHSEED": seed})
+    assert result.stdout.startswith("{"), result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize(("repo", "clusters"), [
+    ("tyriis__home-ops", ["main=kubernetes/main/flux", "utility=kubernetes/utility/flux"]),
+    ("zhorvath83__home-ops", ["main=kubernetes/flux/cluster"]),
+])
+def test_same_findings_under_any_hash_seed(repo: str, clusters: list[str], tmp_path: Path) -> None:
+    first = _validate_json(CORPUS / repo, clusters, "1", tmp_path / "cache-1")
+    second = _validate_json(CORPUS / repo, clusters, "4242", tmp_path / "cache-4242")
+    assert first == second  # byte for byte: the order of findings too
