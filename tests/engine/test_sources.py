@@ -198,3 +198,31 @@ def test_same_findings_under_any_hash_seed(repo: str, clusters: list[str], tmp_p
     first = _validate_json(CORPUS / repo, clusters, "1", tmp_path / "cache-1")
     second = _validate_json(CORPUS / repo, clusters, "4242", tmp_path / "cache-4242")
     assert first == second  # byte for byte: the order of findings too
+
+
+def test_external_source_not_configured_is_info(tmp_path: Path, build_cache: Path) -> None:
+    shutil.copytree(SOURCES / "multi-repo", tmp_path / "multi-repo")
+    report = run(tmp_path / "multi-repo/fleet", build_cache, cluster_paths=["prod=clusters/prod"])
+    node = report.renders["prod"].kustomizations[NamespacedName("flux-system", "team-a")]
+    assert not node.built
+    [item] = [f for f in report.findings if f.kustomization == "flux-system/team-a"]
+    assert (item.rule, item.severity) == ("build/external-source", Severity.INFO)
+    assert "sources:" in item.hint
+
+
+def test_external_source_configured_renders_the_local_copy(tmp_path: Path, build_cache: Path) -> None:
+    shutil.copytree(SOURCES / "multi-repo", tmp_path / "multi-repo")
+    fleet = tmp_path / "multi-repo/fleet"
+    (fleet / ".greenfield.yaml").write_text(
+        'clusters: {prod: clusters/prod}\nsources:\n  "https://github.com/org/tenants@main": ../tenants\n',
+        encoding="utf-8")
+    report = run(fleet, build_cache)
+    node = report.renders["prod"].kustomizations[NamespacedName("flux-system", "team-a")]
+    assert node.built
+    assert [(o.name, o.file) for o in node.objects] == [("team-a", "../tenants/team-a/configmap.yaml")]
+    assert not [f for f in report.findings if f.kustomization == "flux-system/team-a"]
+    # a copy pinned to another ref does not stand in for this one
+    (fleet / ".greenfield.yaml").write_text(
+        'clusters: {prod: clusters/prod}\nsources:\n  "https://github.com/org/tenants@v2": ../tenants\n',
+        encoding="utf-8")
+    assert not run(fleet, build_cache).renders["prod"].kustomizations[node.key].built

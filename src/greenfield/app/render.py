@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import posixpath
 import re
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +19,11 @@ from greenfield.adapters.cache import register_secrets
 from greenfield.adapters.kustomize import Kustomizer
 from greenfield.adapters.render_memo import RenderMemo
 from greenfield.app.prefetch import DEFAULT_WORKERS, Prefetch, default_cache_dir, stale_requests, write_index
-from greenfield.core.engine import EngineOptions, render_cluster
+from greenfield.core.engine import BuildOutput, BuildRequest, EngineOptions, Problem, render_cluster
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender
+from greenfield.core.repo_config import normalise_url, split_source
+from greenfield.core.sources import RepositoryCopy
 from greenfield.errors import InputError, quoted
 
 # a folder name: no path separators, not `.` or `..`
@@ -46,6 +53,7 @@ class RenderOptions:
     memo_dir: Path | None = None  # where the substitution memo lives (default: cache_dir); diff's base has its own
     in_cluster: list[Path] = field(default_factory=list)  # config `in_cluster:` files (any object kinds)
     read_bootstrap: bool = True  # read what the repository's bootstrap creates (helmfile, FluxInstance, scripts)
+    sources: dict[str, Path] = field(default_factory=dict)  # config `sources:`: "<url>[@<ref>]" -> local folder
 
 
 def _relative(repo: Path, path: str) -> str:
@@ -172,6 +180,46 @@ def load_in_cluster(files: list[Path]) -> tuple[list[dict[str, Any]], list[dict[
     return sources, others
 
 
+class SourceRouter:
+    """The builder the engine sees: builds of this repository go to its Kustomizer, builds of a configured local
+    copy of another repository (BuildRequest.root) to that copy's own Kustomizer; files it reports are shown as
+    `<root>/<file>` (the folder as the config names it)."""
+
+    def __init__(self, primary: Any, copies: dict[str, Kustomizer]) -> None:
+        self.primary = primary
+        self.copies = copies
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return dict(self.primary.stats)
+
+    def build_many(self, requests: Sequence[BuildRequest]) -> list[BuildOutput]:
+        results: dict[int, BuildOutput] = {}
+        groups: dict[str, list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(request.root if request.root in self.copies else "", []).append(index)
+        for root, indexes in sorted(groups.items()):
+            if not root:
+                for index, output in zip(indexes, self.primary.build_many([requests[i] for i in indexes]),
+                                         strict=True):
+                    results[index] = output
+                continue
+            local = [replace(requests[i], root="", source_ignore=None) for i in indexes]
+            for index, output in zip(indexes, self.copies[root].build_many(local), strict=True):
+                results[index] = self._shown(root, requests[index], output)
+        return [results[index] for index in range(len(requests))]
+
+    @staticmethod
+    def _shown(root: str, request: BuildRequest, output: BuildOutput) -> BuildOutput:
+        def where(file: str) -> str:
+            return posixpath.join(root, file) if file else file
+
+        return replace(output, request=request, origins=[(where(f), line) for f, line in output.origins],
+                       inputs=[where(f) for f in output.inputs],
+                       problems=[replace(p, file=where(p.file)) if isinstance(p, Problem) else p
+                                 for p in output.problems])
+
+
 @dataclass
 class RenderResult:
     renders: dict[str, ClusterRender]
@@ -208,10 +256,20 @@ def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderO
         builder = Kustomizer(repo, cache_dir, workers=options.workers, use_cache=options.use_cache)
         if options.use_cache:
             builder.start(stale_requests(repo.resolve(), cache_dir))
-    with builder as kustomizer:
+    with builder as kustomizer, contextlib.ExitStack() as stack:
+        copies: dict[str, Kustomizer] = {}
+        for key, folder in sorted(options.sources.items()):
+            url, ref = split_source(key)
+            root = os.path.relpath(folder.resolve(), repo.resolve()).replace(os.sep, "/")
+            engine_options.repository_copies.append(RepositoryCopy(normalise_url(url), ref, root))
+            if root not in copies:
+                digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+                copies[root] = stack.enter_context(Kustomizer(
+                    folder, cache_dir / "sources" / digest, workers=1, use_cache=options.use_cache))
+        router = SourceRouter(kustomizer, copies) if copies else kustomizer
         # clusters walk concurrently: their builds share one pool of `workers` kustomize processes
         with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
-            futures = {target.name: pool.submit(render_cluster, target.name, target.entry, kustomizer,
+            futures = {target.name: pool.submit(render_cluster, target.name, target.entry, router,
                                                 engine_options) for target in targets}
             renders = {name: future.result() for name, future in futures.items()}
         stats = dict(kustomizer.stats)

@@ -22,6 +22,7 @@ from greenfield.core.engine import affected_kustomizations, changed_objects_scop
 from greenfield.core.findings import Finding, Severity, count_by_severity
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender, NamespacedName
+from greenfield.core.repo_config import CONFIG_FILE as CONFIG
 from greenfield.core.repo_config import rule_severity
 from greenfield.core.rules.base import RuleContext, run_rules
 from greenfield.core.rules.graph import bootstrap_groups
@@ -176,6 +177,17 @@ def cluster_summary(report: ValidationReport) -> dict[str, dict[str, Any]]:
     return summary
 
 
+def _source_copies(loaded: LoadedConfig) -> dict[str, Path]:
+    copies = {}
+    for key, folder in loaded.config.sources.items():
+        path = loaded.path(folder)
+        if not path.is_dir():
+            raise InputError(f"sources: {key}: folder {folder} does not exist", path=str(loaded.file or CONFIG),
+                             hint="point it at a local clone of that repository")
+        copies[key] = path
+    return copies
+
+
 def configured_severities(findings: list[Finding], overrides: dict[str, str]) -> list[Finding]:
     """The config file's `rules:`: a rule (or prefix ending in "/") set to off drops its findings, another
     severity replaces theirs."""
@@ -217,7 +229,8 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
                                    strict=options.strict_substitution,
                                    chart_dirs=[*options.chart_dirs, *(loaded.path(c) for c in config.charts)],
                                    kube_version=version, prefetch=options.prefetch,
-                                   in_cluster=[loaded.path(f) for f in config.in_cluster])
+                                   in_cluster=[loaded.path(f) for f in config.in_cluster],
+                                   sources=_source_copies(loaded))
     rendered = render_repository(repo, targets, render_options)
     timings["render"] = rendered.seconds
     renders = rendered.renders

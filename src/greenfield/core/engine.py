@@ -36,10 +36,12 @@ from greenfield.core.model import (
     RenderedObject,
     api_group,
 )
+from greenfield.core.repo_config import normalise_url
 from greenfield.core.sources import (
     ARTIFACT_GENERATOR,
     BootstrapFacts,
     GeneratedArtifact,
+    RepositoryCopy,
     SyncSource,
     generated_artifacts,
     syncs_in,
@@ -70,6 +72,7 @@ class BuildRequest:
     images: tuple[str, ...] = ()  # JSON texts of spec.images entries
     ignore_missing_components: bool = False
     source_ignore: str | None = None  # spec.ignore of the GitRepository the build reads (this repository)
+    root: str = ""  # "" = this repository; else the local copy of another repository (config `sources:`)
 
     @classmethod
     def from_spec(cls, path: str, spec: Mapping[str, Any]) -> BuildRequest:
@@ -174,6 +177,7 @@ class EngineOptions:
     # re-substituting an unchanged build with unchanged variables gives the same objects and notes
     substitution_memo: Callable[[str], MutableMapping[str, str]] | None = None
     bootstrap: BootstrapFacts | None = None  # what the repository's own bootstrap creates (read by the caller)
+    repository_copies: list[RepositoryCopy] = field(default_factory=list)  # config `sources:` (local copies)
     in_cluster: list[dict[str, Any]] = field(default_factory=list)  # config `in_cluster:` objects (not CM/Secret)
 
 
@@ -478,6 +482,25 @@ class _ClusterRun:
                     return str(obj.spec.get("url", "")) in self.local_urls
         return False
 
+    def _copy_of(self, node: KustomizationNode) -> RepositoryCopy | None:
+        """The configured local copy (`sources:`) of the repository a Kustomization's GitRepository/OCIRepository
+        points at (URL and, when the copy names one, ref)."""
+        if not self.options.repository_copies:
+            return None
+        reference = _as_dict(node.spec.get("sourceRef"))
+        kind, name = str(reference.get("kind", "")), str(reference.get("name", ""))
+        namespace = str(reference.get("namespace") or node.key.namespace)
+        for obj in self.render.objects:
+            if (obj.kind, obj.namespace, obj.name) != (kind, namespace, name):
+                continue
+            url = normalise_url(str(obj.spec.get("url", "")))
+            ref = _as_dict(obj.spec.get("ref"))
+            refs = {str(ref.get(k)) for k in ("branch", "tag", "semver", "name", "commit", "digest") if ref.get(k)}
+            for copy in self.options.repository_copies:
+                if copy.url == url and (not copy.ref or copy.ref in refs):
+                    return copy
+        return None
+
     def _source_known(self, kind: str, namespace: str, name: str) -> bool:
         if (kind, namespace, name) in self.provided_keys:
             return True
@@ -496,6 +519,15 @@ class _ClusterRun:
 
     def _prepare(self, node: KustomizationNode, final: bool) -> tuple[BuildRequest, dict[str, str]] | str | None:
         spec = node.spec
+        copy = None if node.synthetic or self._is_local(node) else self._copy_of(node)
+        if copy is not None:
+            path = normalise_path(spec.get("path"))
+            if path is None:
+                node.notes.append(EngineNote("path-missing", f"spec.path {spec.get('path')} leaves the repository",
+                                             node.file, node.line, hint="use a path inside the source"))
+                return None
+            node.path = path
+            return replace(BuildRequest.from_spec(path, spec), root=copy.root), {}
         if not node.synthetic and not self._is_local(node):
             reference = _as_dict(spec.get("sourceRef"))
             kind, name = str(reference.get("kind", "")), str(reference.get("name", ""))
