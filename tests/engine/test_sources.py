@@ -59,6 +59,19 @@ def test_helmfile_flux_instance_values_hooks_and_crd_groups(build_cache: Path) -
     assert _errors(report) == [], _errors(report)
 
 
+def test_bootstrap_apply_folder_sops_secret_and_entry_repository(build_cache: Path) -> None:
+    """A script applies a SOPS Secret folder and the entry itself (kubectl apply -k, literal paths): the Secret's
+    keys substitute (values opaque), the entry's one GitRepository is this repository."""
+    report = run(SOURCES / "apply-folder", build_cache, cluster_paths=["main=cluster/main"])
+    render = report.renders["main"]
+    node = render.kustomizations[NamespacedName("flux-system", "cluster")]
+    assert node.built and node.opaque_variables == ["SECRET_DOMAIN"]
+    provided = {(o.kind, o.name): o for o in render.provided}
+    assert provided[("Secret", "cluster-secrets")].encrypted
+    assert "scripts/bootstrap.sh" in provided[("Secret", "cluster-secrets")].provided_by
+    assert _errors(report) == [] and not [f for f in report.findings if f.rule.startswith("build/")]
+
+
 def test_oci_sync_resolves_to_the_local_tree(build_cache: Path) -> None:
     report = run(SOURCES / "oci-sync", build_cache, cluster_paths=["c1=clusters/c1"])
     render = report.renders["c1"]

@@ -697,6 +697,7 @@ class _ClusterRun:
         common = _as_dict(spec.get("commonMetadata"))
         label = "" if node.synthetic else str(node.key)
         children: list[KustomizationNode] = []
+        entry_repositories: list[RenderedObject] = []
         substituting = isinstance(spec.get("postBuild"), dict) and bool(variables)
         bodies = self._substituted(node, output, variables) if substituting else \
             json.loads(json.dumps(output.documents))  # private copies: the builder may share cached documents
@@ -724,6 +725,8 @@ class _ClusterRun:
             if obj.kind == "GitRepository" and self.root_source is not None \
                     and (obj.kind, obj.namespace, obj.name) == self.root_source:
                 self.local_urls.add(str(obj.spec.get("url", "")))
+            if node.synthetic and obj.kind == "GitRepository" and api_group(obj.api_version) == SOURCE_GROUP:
+                entry_repositories.append(obj)
             if obj.kind == "GitRepository" and api_group(obj.api_version) == SOURCE_GROUP and (
                     (obj.kind, obj.namespace, obj.name) == self.root_source
                     or (self.root_source is None and obj.name == "flux-system")):
@@ -742,6 +745,17 @@ class _ClusterRun:
                     for d in _as_dict(body.get("spec")).get("dependsOn") or [] if isinstance(d, dict)]
                 self.render.kustomizations[key] = child
                 children.append(child)
+        if len(entry_repositories) == 1 and entry_repositories[0].name != "flux-system":
+            # no sync in git nor a FluxInstance: the bootstrap applies the entry folder itself (kubectl apply -k);
+            # the one GitRepository it holds is the cluster's sync of this repository when a Kustomization reads
+            # a folder of this very cluster entry from it
+            sync = entry_repositories[0]
+            under = f"{self.entry}/" if self.entry else ""
+            if any(_as_dict(child.spec.get("sourceRef")).get("name") == sync.name
+                   and str(_as_dict(child.spec.get("sourceRef")).get("kind") or "") == "GitRepository"
+                   and (normalise_path(child.spec.get("path")) or "").startswith(under) for child in children):
+                self.local_sources.add((sync.kind, sync.namespace, sync.name))
+                self.local_urls.add(str(sync.spec.get("url", "")))
         return children
 
     def _register_sources(self, body: Mapping[str, Any], file: str, line: int) -> None:
