@@ -69,7 +69,10 @@ def test_bootstrap_apply_folder_sops_secret_and_entry_repository(build_cache: Pa
     provided = {(o.kind, o.name): o for o in render.provided}
     assert provided[("Secret", "cluster-secrets")].encrypted
     assert "scripts/bootstrap.sh" in provided[("Secret", "cluster-secrets")].provided_by
-    assert _errors(report) == [] and not [f for f in report.findings if f.rule.startswith("build/")]
+    assert _errors(report) == []
+    [item] = [f for f in report.findings if f.rule.startswith("build/")]
+    assert (item.rule, item.severity) == ("build/substitute-from-bootstrap", Severity.INFO)
+    assert "kubectl apply in scripts/bootstrap.sh" in item.message
 
 
 def test_oci_sync_resolves_to_the_local_tree(build_cache: Path) -> None:

@@ -26,7 +26,8 @@ import yaml
 from greenfield.core.rules.graph import CRD_PROVIDERS
 from greenfield.core.sources import BootstrapFacts, SyncSource, sync_of_instance, syncs_in
 
-SKIP_DIRS = {".git", "node_modules", ".venv", ".greenfield", "vendor"}
+SKIP_DIRS = {".git", "node_modules", ".venv", ".greenfield", "vendor", "fixtures", "testdata"}
+TOP_SKIP_DIRS = {"tests"}  # a tool's own test data is not what its repository's bootstrap applies
 YAML_SUFFIXES = (".yaml", ".yml")
 SCRIPT_NAMES = re.compile(r"(\.sh|\.bash|\.just|^justfile|^\.justfile|^Justfile|^Taskfile.*\.ya?ml|\.taskfile.*)$")
 APPLY = re.compile(r"kubectl\b[^\n|;&]*?\bapply\b([^\n|;&]*)")
@@ -43,7 +44,9 @@ except AttributeError:  # pragma: no cover
 
 def _files(repo: Path) -> Iterator[tuple[str, Path]]:
     for folder, dirs, names in os.walk(repo):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not (Path(folder) / d).is_symlink())
+        top = Path(folder) == repo
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not (top and d in TOP_SKIP_DIRS)
+                         and not (Path(folder) / d).is_symlink())
         for name in sorted(names):
             path = Path(folder) / name
             if path.is_symlink():

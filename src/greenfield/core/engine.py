@@ -308,9 +308,16 @@ class _ClusterRun:
         self.failed: dict[NamespacedName, str] = {}  # Kustomizations Flux fails before applying (why)
         self.local_urls: set[str] = set()
         self.bootstrap = options.bootstrap or BootstrapFacts()
-        for body, (file, _, how) in zip(self.bootstrap.objects, self.bootstrap.origins, strict=False):
-            self._provide(body, how, file)
-            self._index_source(body)
+        # ConfigMaps/Secrets the bootstrap applies: used only when no Kustomization renders them (what Flux
+        # applies replaces what the bootstrap applied)
+        self.bootstrap_sources: dict[tuple[str, str, str], tuple[dict[str, Any], str, int, str]] = {}
+        for body, (file, line, how) in zip(self.bootstrap.objects, self.bootstrap.origins, strict=False):
+            kind = str(body.get("kind", ""))
+            if kind in ("ConfigMap", "Secret") and api_group(str(body.get("apiVersion", ""))) == "":
+                key = _key_of(body)
+                self.bootstrap_sources.setdefault((kind, key.namespace or "default", key.name), (body, file, line, how))
+            else:
+                self._provide(body, how, file, line)
         for body in options.extra_sources:
             self._provide(body, "declared in-cluster (--substitute-from / in_cluster)")
         for body in options.in_cluster:
@@ -653,6 +660,15 @@ class _ClusterRun:
         """A substituteFrom ConfigMap/Secret no Kustomization of the cluster renders, but that a file of the
         repository holds (its bootstrap applies it: scripts, Taskfiles, helmfile hooks): the data of the file
         nearest to the cluster's entry folder, with an info note saying so."""
+        applied = self.bootstrap_sources.get((kind, node.key.namespace, name))
+        if applied is not None:
+            body, file, line, how = applied
+            self._provide(body, how, file, line)
+            node.notes.append(EngineNote(
+                "substitute-from-bootstrap", f"postBuild.substituteFrom {kind}/{name} is not applied by a Kustomization "
+                f"of cluster {self.cluster} before this one: {how} from {file}", node.file, node.line,
+                hint="declare it under `in_cluster:` in .greenfield.yaml (or --substitute-from) to make this explicit"))
+            return body
         if kind == "Secret":
             created = self._external_secret(node.key.namespace, name)
             if created is not None:
