@@ -242,3 +242,19 @@ def test_external_source_configured_renders_the_local_copy(tmp_path: Path, build
         'clusters: {prod: clusters/prod}\nsources:\n  "https://github.com/org/tenants@v2": ../tenants\n',
         encoding="utf-8")
     assert not run(fleet, build_cache).renders["prod"].kustomizations[node.key].built
+
+
+def test_talos_manifests_are_bootstrap_facts(tmp_path: Path) -> None:
+    from greenfield.adapters.bootstrap_scan import scan_bootstrap
+
+    (tmp_path / "talos").mkdir()
+    (tmp_path / "talos/talconfig.yaml").write_text(
+        "clusterName: home\ncontrolPlane:\n  patches:\n    - |-\n      cluster:\n        extraManifests:\n"
+        "          - https://github.com/prometheus-operator/prometheus-operator/releases/download/v0.93.1/"
+        "stripped-down-crds.yaml\n        inlineManifests:\n          - name: ns\n            contents: |-\n"
+        "              apiVersion: v1\n              kind: Namespace\n              metadata:\n"
+        "                name: network\n", encoding="utf-8")
+    facts = scan_bootstrap(tmp_path)
+    assert "monitoring.coreos.com" in facts.crd_groups  # Talos applies that CRD bundle at bootstrap
+    assert [(o["kind"], o["metadata"]["name"]) for o in facts.objects] == [("Namespace", "network")]
+    assert "inlineManifest" in facts.origins[0][2]

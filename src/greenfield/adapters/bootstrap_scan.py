@@ -35,6 +35,18 @@ TEMPLATE_LINE = re.compile(r"^\s*\{\{-?.*-?\}\}\s*$")
 INLINE_TEMPLATE = re.compile(r"\{\{.*?\}\}")
 OPAQUE = "__opaque_template__"  # what an inline `{{ }}` reads as: never evaluated, never a usable value
 MAX_FILE = 2_000_000
+# Talos `cluster.extraManifests` URLs are fetched by Talos at bootstrap, never by us: the projects whose release
+# manifests are CRD bundles, by a word of the URL, and the API groups they install
+MANIFEST_GROUPS = {
+    "prometheus-operator": ("monitoring.coreos.com",),
+    "gateway-api": ("gateway.networking.k8s.io", "gateway.networking.x-k8s.io"),
+    "grafana-operator": ("grafana.integreatly.org",),
+    "external-snapshotter": ("snapshot.storage.k8s.io", "groupsnapshot.storage.k8s.io"),
+    "cert-manager": ("cert-manager.io", "acme.cert-manager.io"),
+    "external-secrets": ("external-secrets.io", "generators.external-secrets.io"),
+    "cloudnative-pg": ("postgresql.cnpg.io",),
+    "volsync": ("volsync.backube",),
+}
 
 try:  # the C loader when PyYAML has it (much faster on large repositories)
     _Loader: Any = yaml.CSafeLoader
@@ -83,6 +95,25 @@ def _documents(text: str) -> list[tuple[int, Any]]:
     except (ValueError, TypeError, RecursionError):
         return []
     return found
+
+
+def _talos_clusters(document: Any) -> Iterator[dict[str, Any]]:
+    """The `cluster:` sections of a Talos machine config, a talhelper talconfig (controlPlane/patches) or a patch."""
+    if not isinstance(document, dict):
+        return
+    cluster = document.get("cluster")
+    if isinstance(cluster, dict):
+        yield cluster
+    for key in ("controlPlane", "worker"):
+        yield from _talos_clusters(document.get(key))
+    for patch in document.get("patches") or []:
+        if isinstance(patch, str) and "cluster:" in patch:
+            for _, inner in _documents(patch):
+                yield from _talos_clusters(inner)
+        else:
+            yield from _talos_clusters(patch)
+    for node in document.get("nodes") or []:
+        yield from _talos_clusters(node)
 
 
 def _inside(repo: Path, base: str, path: str) -> str | None:
@@ -140,6 +171,8 @@ class _Scan:
                     continue
                 if self._is_helmfile(relative, text):
                     self._helmfile(relative, text)
+                if "inlineManifests" in text or "extraManifests" in text:
+                    self._talos(relative, text)
                 self._objects(relative, text)
                 if SCRIPT_NAMES.search(name):
                     self._script(relative, text)
@@ -176,6 +209,33 @@ class _Scan:
                     if name:
                         self.facts.repository_sources.setdefault((str(document["kind"]), name), []).append(
                             (relative, line, document))
+
+    def _talos(self, relative: str, text: str) -> None:
+        """Talos machine config / talhelper patches: inlineManifests are applied by Talos at bootstrap, and the
+        extraManifests URLs are CRD bundles of known projects."""
+        for _, document in _documents(text):
+            for cluster in _talos_clusters(document):
+                for item in cluster.get("inlineManifests") or []:
+                    contents = item.get("contents") if isinstance(item, dict) else None
+                    if not isinstance(contents, str):
+                        continue
+                    how = f"an inlineManifest of the Talos config ({relative})"
+                    for line, manifest in _documents(contents):
+                        self._bootstrap_object(manifest, relative, line, how)
+                for url in cluster.get("extraManifests") or []:
+                    words = set(re.split(r"[/_.]", str(url)))
+                    for project, groups in MANIFEST_GROUPS.items():
+                        if project in words or project in str(url).split("/"):
+                            self.facts.crd_groups.update(groups)
+
+    def _bootstrap_object(self, document: Any, file: str, line: int, how: str) -> None:
+        if isinstance(document, dict) and document.get("kind") and document.get("metadata"):
+            self.facts.objects.append(document)
+            self.facts.origins.append((file, line, how))
+            if document.get("kind") == "CustomResourceDefinition":
+                group = str((document.get("spec") or {}).get("group") or "")
+                if group:
+                    self.facts.crd_groups.add(group)
 
     def _helmfile(self, relative: str, text: str) -> None:
         base = posixpath.dirname(relative)
@@ -243,13 +303,7 @@ class _Scan:
                     continue
                 self.applied.add(file)
                 for line, document in _documents(_read(self.repo / file)):
-                    if isinstance(document, dict) and document.get("kind") and document.get("metadata"):
-                        self.facts.objects.append(document)
-                        self.facts.origins.append((file, line, f"applied by the bootstrap ({how})"))
-                        if document.get("kind") == "CustomResourceDefinition":
-                            group = str((document.get("spec") or {}).get("group") or "")
-                            if group:
-                                self.facts.crd_groups.add(group)
+                    self._bootstrap_object(document, file, line, f"applied by the bootstrap ({how})")
 
 
 def scan_bootstrap(repo: Path) -> BootstrapFacts:
