@@ -258,3 +258,22 @@ def test_talos_manifests_are_bootstrap_facts(tmp_path: Path) -> None:
     assert "monitoring.coreos.com" in facts.crd_groups  # Talos applies that CRD bundle at bootstrap
     assert [(o["kind"], o["metadata"]["name"]) for o in facts.objects] == [("Namespace", "network")]
     assert "inlineManifest" in facts.origins[0][2]
+
+
+def test_helm_release_dependency_in_an_unbuilt_kustomization_is_not_missing() -> None:
+    from greenfield.core.model import ClusterRender, KustomizationNode, RenderedObject
+    from greenfield.core.rules.base import RuleContext
+    from greenfield.core.rules.graph import depends_on_missing
+
+    render = ClusterRender("main", "clusters/main")
+    built = KustomizationNode(NamespacedName("flux-system", "apps"), "main", "apps", {"spec": {}}, None, built=True)
+    failed = KustomizationNode(NamespacedName("rook-ceph", "rook-ceph-cluster"), "main", "",
+                               {"spec": {"path": "./apps/rook-ceph/cluster"}}, None, built=False)
+    render.kustomizations = {built.key: built, failed.key: failed}
+    built.objects.append(RenderedObject(
+        {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "app",
+         "namespace": "default"}, "spec": {"dependsOn": [{"name": "rook-ceph-cluster", "namespace": "rook-ceph"},
+                                                         {"name": "nothing", "namespace": "default"}]}},
+        "main", "flux-system/apps"))
+    found = list(depends_on_missing(render, RuleContext(renders={"main": render})))
+    assert [f.message for f in found] == ["dependsOn HelmRelease default/nothing does not exist on cluster main"]

@@ -147,11 +147,23 @@ def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[
             if not name or is_unresolved(name):
                 continue
             target = NamespacedName(text(dig(entry, "namespace")) or release.namespace, name)
-            if target not in releases:
+            if target not in releases and not _maybe_unbuilt(render, target):
                 yield release_finding("graph/depends-on-missing", E, render, release,
                                       f"dependsOn HelmRelease {target} does not exist on cluster {render.cluster}",
                                       _suggest(str(target), [str(k) for k in releases])
                                       or "HelmRelease dependsOn names HelmReleases (namespace defaults to its own)")
+
+
+def _maybe_unbuilt(render: ClusterRender, target: NamespacedName) -> bool:
+    """A Kustomization that is not built (its finding says why) may apply the target: one deploying into its
+    namespace or named after it. Reporting it missing would blame the target for the build's failure."""
+    for node in render.kustomizations.values():
+        if is_built(node):
+            continue
+        namespaces = {node.key.namespace, text(node.spec.get("targetNamespace"))}
+        if target.namespace in namespaces or target.name in node.key.name or target.name in text(node.spec.get("path")):
+            return True
+    return False
 
 
 @rule("graph/cycle", E, "Kustomizations or HelmReleases that depend on each other in a cycle")
