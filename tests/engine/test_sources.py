@@ -275,5 +275,12 @@ def test_helm_release_dependency_in_an_unbuilt_kustomization_is_not_missing() ->
          "namespace": "default"}, "spec": {"dependsOn": [{"name": "rook-ceph-cluster", "namespace": "rook-ceph"},
                                                          {"name": "nothing", "namespace": "default"}]}},
         "main", "flux-system/apps"))
+    crds = KustomizationNode(NamespacedName("flux-system", "cluster-crds"), "main", "", {"spec": {}}, None)
+    user = KustomizationNode(NamespacedName("flux-system", "snapshots"), "main", "", {"spec": {}}, None, built=True,
+                             depends_on=[NamespacedName("flux-system", "cluster-crds-external-snapshotter"),
+                                         NamespacedName("flux-system", "typo")])
+    render.kustomizations.update({crds.key: crds, user.key: user})
     found = list(depends_on_missing(render, RuleContext(renders={"main": render})))
-    assert [f.message for f in found] == ["dependsOn HelmRelease default/nothing does not exist on cluster main"]
+    assert sorted(f.message for f in found) == [
+        "dependsOn HelmRelease default/nothing does not exist on cluster main",
+        "dependsOn flux-system/typo does not exist on cluster main"]

@@ -420,7 +420,7 @@ class _ClusterRun:
     def _explain_unbuilt(self) -> None:
         """Every Kustomization found but not built says why (a note the build/not-built rule reports)."""
         explaining = {"external-source", "path-missing", "path-not-directory", "path-ignored", "kustomize",
-                      "invalid-yaml", "substitute-from-missing", "invalid-variable-name", "parent-failed",
+                      "invalid-yaml", "substitute-from-missing", "invalid-variable-name", "parent-failed", "not-built",
                       *SUBSTITUTION_FAILURES}
         for node in self.render.kustomizations.values():
             if node.built or (node.synthetic and any(n.kind == "entry-missing" for n in self.render.notes)):

@@ -132,7 +132,7 @@ def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[
     names = [str(k) for k in render.kustomizations]
     for node in render.ordered_kustomizations():
         for target in depends_on(node):
-            if target in render.kustomizations:
+            if target in render.kustomizations or _maybe_unbuilt_kustomization(render, target):
                 continue
             same_name = [str(k) for k in render.kustomizations if k.name == target.name]
             hint = (f"it exists as {same_name[0]}: set dependsOn namespace" if same_name
@@ -152,6 +152,14 @@ def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[
                                       f"dependsOn HelmRelease {target} does not exist on cluster {render.cluster}",
                                       _suggest(str(target), [str(k) for k in releases])
                                       or "HelmRelease dependsOn names HelmReleases (namespace defaults to its own)")
+
+
+def _maybe_unbuilt_kustomization(render: ClusterRender, target: NamespacedName) -> bool:
+    """A not-built Kustomization may create the target Kustomization: one whose name starts the target's
+    (cluster-crds creating cluster-crds-external-snapshotter) or whose path names it."""
+    return any(not is_built(node) and (target.name.startswith(node.key.name) or
+                                       target.name in text(node.spec.get("path")).split("/"))
+               for node in render.kustomizations.values() if not node.synthetic)
 
 
 def _maybe_unbuilt(render: ClusterRender, target: NamespacedName) -> bool:
