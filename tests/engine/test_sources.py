@@ -284,3 +284,17 @@ def test_helm_release_dependency_in_an_unbuilt_kustomization_is_not_missing() ->
     assert sorted(f.message for f in found) == [
         "dependsOn HelmRelease default/nothing does not exist on cluster main",
         "dependsOn flux-system/typo does not exist on cluster main"]
+
+
+def test_a_kustomization_whose_path_is_a_component_builds(tmp_path: Path, build_cache: Path) -> None:
+    """kustomize-controller (and `flux build`) build a spec.path whose kustomization.yaml is kind: Component;
+    a batch of builds must not list it under resources: (kustomize rejects a Component there)."""
+    repo = tmp_path / "repo"
+    shutil.copytree(SOURCES / "fluxinstance", repo)
+    (repo / "apps/kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [hello/configmap.yaml]\n",
+        encoding="utf-8")
+    report = run(repo, build_cache, cluster_paths=["main=clusters/main"])
+    apps = report.renders["main"].kustomizations[NamespacedName("flux-system", "apps")]
+    assert apps.built, apps.error
+    assert [o.name for o in apps.objects] == ["hello"]

@@ -585,8 +585,10 @@ class Kustomizer:
         # kustomize-controller gives an existing kustomization without resources buildMetadata
         # [originAnnotations] (kustomize refuses an "empty" one), so its objects keep their origin annotation
         keep_origin = (kfile is not None and not original.get("resources")) or "originAnnotations" in metadata
+        # a kind: Component folder builds on its own (as kustomize-controller builds it), but a batch wrapper
+        # cannot list it under resources: ("expected kind != 'Component'")
         solo = any(k in original for k in ("sortOptions", "openapi")) or any(
-            item != "originAnnotations" for item in metadata)
+            item != "originAnnotations" for item in metadata) or original.get("kind") == "Component"
         return output, _Job(output, folder, edited, scanner.files | scanner.visited, key, solo, keep_origin,
                             artifact=artifact, rewrites=rewrites)
 
@@ -792,19 +794,24 @@ class Kustomizer:
         """One kustomize process over a wrapper kustomization listing every job's farm (b0/, b1/, ...)."""
         root = Path(tempfile.mkdtemp(prefix="greenfield-kustomize-"))
         try:
-            resources = []
+            resources: list[str] = []
+            components: list[str] = []
             for index, job in enumerate(jobs):
                 farm = root / f"b{index}"
                 target = self._farm(farm, job.folder, job.edited, None if full_farm else job.needed, job.artifact,
                                     job.rewrites)
-                resources.append(target.relative_to(root).as_posix())
+                # a Component folder (always a batch of its own) goes under components:, where kustomize accepts it
+                listed = components if job.edited.get("kind") == "Component" else resources
+                listed.append(target.relative_to(root).as_posix())
             metadata = ["originAnnotations"]
             for job in jobs:
                 for item in job.edited.get("buildMetadata") or []:
                     if item not in metadata:
                         metadata.append(item)
-            wrapper = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                       "resources": resources, "buildMetadata": metadata}
+            wrapper: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                                       "resources": resources, "buildMetadata": metadata}
+            if components:
+                wrapper["components"] = components
             (root / "kustomization.yaml").write_text(yaml.safe_dump(wrapper, sort_keys=False), encoding="utf-8")
             # LoadRestrictionsNone as in kustomize-controller; the input scan confines reads to the repository
             # (Flux's secure filesystem). Remote entries are left out of the build, and any network attempt

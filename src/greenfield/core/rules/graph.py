@@ -156,9 +156,8 @@ def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[
 
 def _maybe_unbuilt_kustomization(render: ClusterRender, target: NamespacedName) -> bool:
     """A not-built Kustomization may create the target Kustomization: one whose name starts the target's
-    (cluster-crds creating cluster-crds-external-snapshotter) or whose path names it."""
-    return any(not is_built(node) and (target.name.startswith(node.key.name) or
-                                       target.name in text(node.spec.get("path")).split("/"))
+    (cluster-crds creating cluster-crds-external-snapshotter, a convention for parent/child names)."""
+    return any(not is_built(node) and target.name.startswith(f"{node.key.name}-")
                for node in render.kustomizations.values() if not node.synthetic)
 
 
