@@ -169,7 +169,7 @@ def test_cluster_path_names_and_duplicates(tmp_path: Path) -> None:
         (tmp_path / folder).mkdir(parents=True)
     targets = select_clusters(tmp_path, None, [], ["one=a/cluster", "b/cluster"])
     assert [(t.name, t.entry) for t in targets] == [("one", "a/cluster"), ("cluster", "b/cluster")]
-    with pytest.raises(InputError, match="cluster name 'cluster' is used for both a/cluster and b/cluster"):
+    with pytest.raises(InputError, match="cluster name 'cluster' is used for both 'a/cluster' and 'b/cluster'"):
         select_clusters(tmp_path, None, [], ["a/cluster", "b/cluster"])
     configured = select_clusters(tmp_path, None, [], [], {"x": "a/cluster", "y": "b/cluster"})
     assert [t.name for t in configured] == ["x", "y"]

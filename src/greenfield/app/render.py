@@ -84,8 +84,8 @@ def _unique(targets: list[ClusterTarget], where: str) -> list[ClusterTarget]:
     seen: dict[str, str] = {}
     for target in targets:
         if target.name in seen and seen[target.name] != target.entry:
-            raise InputError(f"cluster name {target.name!r} is used for both {seen[target.name] or '.'} and "
-                             f"{target.entry or '.'}", path=where,
+            raise InputError(f"cluster name {quoted(target.name)} is used for both {quoted(seen[target.name] or '.')} "
+                             f"and {quoted(target.entry or '.')}", path=where,
                              hint="name the clusters: --cluster-path NAME=PATH, or `clusters:` in .greenfield.yaml")
         seen[target.name] = target.entry
     deduplicated: list[ClusterTarget] = []
@@ -103,6 +103,9 @@ def select_clusters(repo: Path, inventory: Inventory | None, clusters: list[str]
     targets: list[ClusterTarget] = []
     for value in cluster_paths:
         name, path = parse_cluster_path(value)
+        if name and not CLUSTER_ARGUMENT.match(name):
+            raise InputError(f"--cluster-path {quoted(value)}: {quoted(name)} is not a cluster name",
+                             hint="NAME=PATH: letters, digits, '.', '_' or '-' before the '='")
         relative = _relative(repo, path)
         targets.append(ClusterTarget(name or _derived_name(relative), relative))
     targets = _unique(targets, "--cluster-path")
