@@ -44,7 +44,7 @@ from greenfield.errors import CommandError, InputError
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
-CACHE_VERSION = "5"
+CACHE_VERSION = "6"  # 6: a Component spec.path builds (cached failures of the batch wrapper are stale)
 MAX_BATCH = 16  # Kustomizations per kustomize process
 ANY_EXIT = frozenset(range(-128, 256))  # a failed build (exit 1, a Go panic's 2, a signal) is a result, not an error
 OFFLINE_ENV = {
