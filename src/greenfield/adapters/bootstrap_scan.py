@@ -23,8 +23,10 @@ from typing import Any
 
 import yaml
 
+from greenfield.adapters import safe_read
 from greenfield.core.rules.graph import CRD_PROVIDERS
 from greenfield.core.sources import BootstrapFacts, SyncSource, sync_of_instance, syncs_in
+from greenfield.errors import GreenfieldError
 
 SKIP_DIRS = {".git", "node_modules", ".venv", ".greenfield", "vendor", "fixtures", "testdata"}
 TOP_SKIP_DIRS = {"tests"}  # a tool's own test data is not what its repository's bootstrap applies
@@ -61,17 +63,16 @@ def _files(repo: Path) -> Iterator[tuple[str, Path]]:
                          and not (Path(folder) / d).is_symlink())
         for name in sorted(names):
             path = Path(folder) / name
-            if path.is_symlink():
-                continue
+            if path.is_symlink() or not path.is_file():
+                continue  # links and FIFOs, devices, sockets: never part of what the bootstrap applies
             yield path.relative_to(repo).as_posix(), path
 
 
 def _read(path: Path) -> str:
+    """The text of a regular file (bounded, never blocking on a FIFO); "" when it cannot be read as such."""
     try:
-        if path.stat().st_size > MAX_FILE:
-            return ""
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return safe_read.read_text(path, limit=MAX_FILE)
+    except GreenfieldError:
         return ""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from greenfield.adapters import yamlio
+from greenfield.adapters import safe_read, yamlio
 from greenfield.core.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from greenfield.errors import InputError
 
@@ -27,12 +27,9 @@ def load_repo_config(repo: Path, explicit: Path | None = None) -> LoadedConfig:
     if explicit is None and not file.is_file():
         return LoadedConfig(RepoConfig(), repo, None)
     shown = str(explicit) if explicit is not None else CONFIG_FILE
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError as error:
-        raise InputError("config file not found", path=shown, hint="pass an existing file to --config") from error
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read: {error}", path=shown) from error
+    if not file.exists():
+        raise InputError("config file not found", path=shown, hint="pass an existing file to --config")
+    text = safe_read.read_text(file, shown)  # a regular file, bounded: one-line errors otherwise
     documents = yamlio.load_documents(text, shown)
     if len(documents) > 1:
         raise InputError(f"expected one YAML document, found {len(documents)}", path=shown)
