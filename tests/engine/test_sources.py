@@ -138,7 +138,10 @@ def test_config_file_fields(tmp_path: Path, build_cache: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(SOURCES / "helmfile", repo)
     (repo / "bootstrap/helmfile.yaml").unlink()  # the config declares what the bootstrap created instead
-    (repo / "in-cluster.yaml").write_text((repo / "bootstrap/cluster-settings.yaml").read_text(), encoding="utf-8")
+    (repo / "in-cluster.yaml").write_text(
+        (repo / "bootstrap/cluster-settings.yaml").read_text() + "---\napiVersion: apiextensions.k8s.io/v1\n"
+        "kind: CustomResourceDefinition\nmetadata: {name: clusterissuers.cert-manager.io}\n"
+        "spec: {group: cert-manager.io}\n", encoding="utf-8")
     (repo / "bootstrap/cluster-settings.yaml").unlink()
     (repo / ".greenfield.yaml").write_text(
         "clusters:\n  home: kubernetes/flux/cluster\nin_cluster: [in-cluster.yaml]\nkubernetes_version: \"1.33\"\n"
@@ -147,6 +150,7 @@ def test_config_file_fields(tmp_path: Path, build_cache: Path) -> None:
     assert list(report.renders) == ["home"]
     render = report.renders["home"]
     assert render.kustomizations[NamespacedName("flux-system", "cluster-apps")].substitutions == {"GREETING": "hello"}
+    assert "cert-manager.io" in render.provided_crd_groups  # an in_cluster CRD
     assert not [f for f in report.findings if f.rule == "graph/crd-order"]  # off
     assert all(f.severity != Severity.ERROR for f in report.findings if f.rule.startswith("graph/"))
 

@@ -320,9 +320,13 @@ class _ClusterRun:
                 self._provide(body, how, file, line)
         for body in options.extra_sources:
             self._provide(body, "declared in-cluster (--substitute-from / in_cluster)")
+        groups = set(self.bootstrap.crd_groups)
         for body in options.in_cluster:
             self._provide(body, "declared in-cluster (in_cluster)")
-        self.render.provided_crd_groups = sorted(self.bootstrap.crd_groups)
+            if str(body.get("kind", "")) == "CustomResourceDefinition":
+                group = str(_as_dict(body.get("spec")).get("group") or "")
+                groups |= {group} if group else set()
+        self.render.provided_crd_groups = sorted(groups)
         self.source_ignore: str | None = None  # the local GitRepository's spec.ignore, once it is rendered
         self.memo = options.substitution_memo(cluster) if options.substitution_memo is not None else None
 
