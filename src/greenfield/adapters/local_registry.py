@@ -12,7 +12,7 @@ import contextlib
 import http.client
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from greenfield.adapters.command import Command
@@ -28,7 +28,8 @@ READY_TIMEOUT_S = 30.0
 class RegistryState:
     port: int
     process: ProcessRecord
-    seeded: list[str]  # chart references pushed since this process started
+    seeded: list[str]  # the chart files pushed since this process started
+    charts: list[str] = field(default_factory=list)  # the names of those charts
 
     @property
     def address(self) -> str:
@@ -59,7 +60,8 @@ class LocalRegistry:
         if not self._state_path.is_file():
             return None
         data = json.loads(self._state_path.read_text(encoding="utf-8"))
-        return RegistryState(int(data["port"]), ProcessRecord(**data["process"]), list(data.get("seeded", [])))
+        return RegistryState(int(data["port"]), ProcessRecord(**data["process"]), list(data.get("seeded", [])),
+                             list(data.get("charts", [])))
 
     def save(self, state: RegistryState) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
