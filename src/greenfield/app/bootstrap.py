@@ -560,22 +560,11 @@ class Bootstrap:
     def _with_mirror(self, bodies: list[dict[str, Any]], registry: str, charts: list[str]) -> list[dict[str, Any]]:
         """The root Kustomization with `greenfield mirror`'s patches: the chart sources point at the registry."""
         from greenfield.app.mirror import DEFAULT_PATH
-        from greenfield.core.mirror import plan_mirror
+        from greenfield.core.mirror import plan_mirror, with_root_patches
 
         plan = plan_mirror(self.render(), f"{registry}/{DEFAULT_PATH}", charts)
-        if plan.root is None or not plan.root_patches:
-            return bodies
         self.progress("sync", f"mirror: {len(plan.rewrites)} chart sources point at oci://{registry}/{DEFAULT_PATH}")
-        result = []
-        for body in bodies:
-            meta = body.get("metadata") or {}
-            if (body.get("kind") == "Kustomization" and meta.get("name") == plan.root.name
-                    and meta.get("namespace") == plan.root.namespace):
-                spec = dict(body.get("spec") or {})
-                spec["patches"] = [*(spec.get("patches") or []), *plan.root_patches]
-                body = {**body, "spec": spec}
-            result.append(body)
-        return result
+        return with_root_patches(bodies, plan)
 
     def local_flux(self) -> dict[str, object] | None:
         """The local target's Flux wish (`greenfield local up --with-flux`), None without it or on Talos."""

@@ -173,3 +173,20 @@ def plan_mirror(render: ClusterRender, registry: str, charts: Collection[str], *
     if plan.root is not None:
         plan.root_patches = needed(render.kustomizations[plan.root], frozenset({plan.root}))
     return plan
+
+
+def with_root_patches(bodies: list[dict[str, Any]], plan: MirrorPlan) -> list[dict[str, Any]]:
+    """The sync objects with the plan's patches appended to the root Kustomization's spec.patches (what
+    bootstrap applies; Flux re-applying the root from git leaves the field to the bootstrap's field manager)."""
+    if plan.root is None or not plan.root_patches:
+        return bodies
+    result = []
+    for body in bodies:
+        meta = body.get("metadata") or {}
+        if (body.get("kind") == "Kustomization" and str(body.get("apiVersion", "")).startswith(KUSTOMIZE_GROUP)
+                and meta.get("name") == plan.root.name and meta.get("namespace") == plan.root.namespace):
+            spec = dict(body.get("spec") or {})
+            spec["patches"] = [*(spec.get("patches") or []), *plan.root_patches]
+            body = {**body, "spec": spec}
+        result.append(body)
+    return result
