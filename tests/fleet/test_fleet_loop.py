@@ -97,7 +97,7 @@ def fleet(upstream_tools: GoTools, tmp_path_factory: pytest.TempPathFactory) -> 
     try:
         state, _ = registry.start()
         # greenfield mirror: push the chart, plan the root patch from the engine's render of the fixture
-        report = mirror(repo, state.address, [charts], cluster_paths=[f"{CLUSTER}=clusters/fleet"], output=work / "out",
+        report = mirror(repo, state.address, [charts], cluster_paths=["clusters/fleet"], output=work / "out",
                         tools=upstream_tools)
         plan = report.plans[CLUSTER]
         assert [str(r) for r in plan.rewrites] == [
@@ -108,7 +108,7 @@ def fleet(upstream_tools: GoTools, tmp_path_factory: pytest.TempPathFactory) -> 
         # what bootstrap applies: the sync objects at the local git server, with the mirror's root patches
         from greenfield.app.mirror import render_clusters
 
-        render = render_clusters(repo, [], [f"{CLUSTER}=clusters/fleet"])[CLUSTER]
+        render = render_clusters(repo, [], ["clusters/fleet"])[CLUSTER]
         sync = [o.body for o in render.kustomizations[plan.root].objects  # type: ignore[index]
                 if o.file.startswith("clusters/fleet/flux-system/")]
         bodies = with_root_patches(point_sync_at(sync, info.git_url), plan)

@@ -65,6 +65,7 @@ def test_mirror_pushes_the_charts_and_helm_pulls_them_back(registry: LocalRegist
     for name, version, original in (("web", "0.1.0", charts / "web-0.1.0.tgz"),
                                     ("reloader", "2.2.3", charts / "reloader-2.2.3.tgz")):
         pulled = tmp_path / "pulled" / name
+        pulled.mkdir(parents=True)
         Command([helm, "pull", f"oci://{state.address}/charts/{name}", "--version", version, "--plain-http",
                  "--destination", str(pulled)], env=home).run()
         assert _sha(pulled / original.name) == _sha(original)

@@ -19,7 +19,7 @@ def mirror_command(
     output: Path | None = typer.Option(None, "--output", "-o", help="Folder for the patch files (<cluster>.yaml); "
                                        "default: only report."),
     cluster: list[str] = typer.Option([], "--cluster", "-c", help="Cluster of platform.yaml (default: all)."),
-    cluster_path: list[str] = typer.Option([], "--cluster-path", help="Entry folder of a cluster, NAME=PATH "
+    cluster_path: list[str] = typer.Option([], "--cluster-path", help="Entry folder of a cluster (named after the folder) "
                                            "(repeatable), for repositories without platform.yaml."),
     path: str = typer.Option(DEFAULT_PATH, "--path", help="Repository path in the registry for the charts."),
     push: bool = typer.Option(True, "--push/--no-push", help="Push the charts (--no-push: the mirror has them)."),
