@@ -127,6 +127,9 @@ def test_kwok_runs_the_inventory_nodes_as_talos_registers_them(fleet: Fleet) -> 
         items = {n["metadata"]["name"]: n for n in fleet.api.get("nodes").get("items", [])}
         ready = all(any(c["type"] == "Ready" and c["status"] == "True" for c in (n.get("status") or {})
                         .get("conditions") or []) for n in items.values())
+        # kube-controller-manager's node lifecycle controller lifts the not-ready taint of a Ready node
+        ready = ready and not any(t["key"] == "node.kubernetes.io/not-ready" for n in items.values()
+                                  for t in (n.get("spec") or {}).get("taints") or [])
         return items if len(items) == len(NODES) and ready else None
 
     nodes = poll(nodes_ready, 120, "kwok reporting both nodes Ready")

@@ -316,7 +316,9 @@ class LocalControlPlane:
             f"--service-account-private-key-file={pki.sa_key}", f"--root-ca-file={pki.ca_cert}",
             f"--cluster-signing-cert-file={pki.ca_cert}", f"--cluster-signing-key-file={pki.ca_key}",
             "--use-service-account-credentials=true", f"--service-cluster-ip-range={spec.service_cidr}",
-            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route",
+            # nodelifecycle stays on: it lifts the node.kubernetes.io/not-ready taint once kwok reports a node Ready
+            # (and taints a node whose heartbeats stop, as on hardware); without nodes it has nothing to do
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
             "--profiling=false", "--v=1",
         ]
 
