@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from greenfield.app.mirror import DEFAULT_PATH, mirror
-from greenfield.cli.common import OutputFormat, RepoOption, console, err_console, print_json, repo_option
+from greenfield.cli.common import OutputFormat, RepoOption, print_json, repo_option, say, styled
 
 
 def mirror_command(
@@ -34,17 +34,17 @@ def mirror_command(
     quiet = format_ == OutputFormat.JSON
     report = mirror(root, registry, chart_dir, clusters=cluster, cluster_paths=cluster_path, output=output,
                     path=path, push=push, plain_http=plain_http,
-                    progress=None if quiet else (lambda message: err_console.print(message)))
+                    progress=None if quiet else (lambda message: say(message, err=True)))
     if quiet:
         print_json(report.to_json())
         return
-    console.print(f"mirror oci://{report.registry}: {len(report.charts)} charts" + (" pushed" if push else ""))
+    say(f"mirror oci://{report.registry}: {len(report.charts)} charts" + (" pushed" if push else ""))
     for name, plan in report.plans.items():
         written = report.files.get(name)
-        console.print(f"{name}: {len(plan.rewrites)} sources rewritten, {len(plan.unmirrored)} left as is"
-                      + (f" -> {written}" if written else ""))
-        for line in plan.unmirrored:
-            console.print(f"   [yellow]left as is[/] {line}", soft_wrap=True)
+        say(f"{name}: {len(plan.rewrites)} sources rewritten, {len(plan.unmirrored)} left as is"
+            + (f" -> {written}" if written else ""))
+        for entry in plan.unmirrored:
+            say("   ", styled("left as is", "yellow"), f" {entry}")
 
 
 def register(app: typer.Typer) -> None:
