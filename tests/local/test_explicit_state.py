@@ -62,3 +62,13 @@ def test_with_flux_keeps_the_wish(tmp_path: Path) -> None:
     LocalFlux(plane).want("infra", tmp_path, None)
     assert settle_flux_wish(plane, ["infra"], with_flux=True) == []
     assert flux_wish(tmp_path, "infra") is not None
+
+
+def test_the_shared_registry_is_not_taken_for_a_cluster(tmp_path: Path) -> None:
+    from greenfield.adapters.local_registry import RegistryState
+    from greenfield.app.local import registry
+
+    plane = default_control_plane(tmp_path)
+    registry(plane).save(RegistryState(1, ProcessRecord("registry", 1, "/nonexistent/registry", "log"), []))
+    assert plane.known_clusters() == []
+    assert plane.status() == []

@@ -2,7 +2,7 @@
 
 It keeps everything in memory: whoever starts it seeds it (`greenfield mirror` pushes the charts), and a
 restart starts empty by design — nothing of an earlier run can leak into a later one. The process is
-recorded by pid in `<folder>/state.json` and stopped only when /proc shows it still runs the recorded
+recorded by pid in `<folder>/registry.json` and stopped only when /proc shows it still runs the recorded
 binary with this folder in its arguments (the folder is passed after `--`, which the registry ignores).
 """
 
@@ -22,6 +22,8 @@ from greenfield.errors import ClusterError
 
 NAME = "registry"
 READY_TIMEOUT_S = 30.0
+# not state.json: the control plane takes every <state folder>/*/state.json for a cluster
+STATE_FILE = "registry.json"
 
 
 @dataclass
@@ -54,7 +56,7 @@ class LocalRegistry:
 
     @property
     def _state_path(self) -> Path:
-        return self.folder / "state.json"
+        return self.folder / STATE_FILE
 
     def load(self) -> RegistryState | None:
         if not self._state_path.is_file():
