@@ -115,8 +115,8 @@ class LocalFlux:
     def want(self, cluster: str, repo: Path, charts: Path | None) -> None:
         path = wish_path(self.plane.state_dir, cluster)
         path.parent.mkdir(parents=True, exist_ok=True)
-        wish = {**(self.wanted(cluster) or {}), "repo": str(repo.resolve()),
-                "charts": str(charts.resolve()) if charts else None}
+        previous = {k: v for k, v in (self.wanted(cluster) or {}).items() if k not in ("registry", "mirrored_charts", "mirror_dirs")}
+        wish = {**previous, "repo": str(repo.resolve()), "charts": str(charts.resolve()) if charts else None}
         path.write_text(json.dumps(wish, indent=2) + "\n", encoding="utf-8")
 
     def wanted(self, cluster: str) -> dict[str, Any] | None:
@@ -124,6 +124,29 @@ class LocalFlux:
         if not path.is_file():
             return None
         return dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def want_mirror(self, cluster: str, registry: str, charts: list[str], mirror_dirs: list[str]) -> None:
+        """The chart sources of this cluster are to point at the local registry (greenfield mirror's patch),
+        which holds `charts` pushed from `mirror_dirs`."""
+        path = wish_path(self.plane.state_dir, cluster)
+        wish = {**(self.wanted(cluster) or {}), "registry": registry, "mirrored_charts": charts,
+                "mirror_dirs": mirror_dirs}
+        path.write_text(json.dumps(wish, indent=2) + "\n", encoding="utf-8")
+
+    def stop(self, cluster: str) -> bool:
+        """Stop the controllers and the git server only (the control plane keeps running)."""
+        state = self.plane.load_state(cluster)
+        if state is None:
+            return False
+        names = (*FLUX_CONTROLLER_TOOLS, HTTP_SERVER)
+        ours = [p for p in state.processes if p.name in names]
+        self.plane._stop(ClusterState(cluster, state.server, state.ports, ours))
+        state.processes = [p for p in state.processes if p.name not in names]
+        self.plane._save_state(state)
+        return bool(ours)
+
+    def wished(self) -> list[str]:
+        return sorted(p.stem for p in (self.plane.state_dir / "flux").glob("*.json"))
 
     def forget(self, cluster: str) -> None:
         wish_path(self.plane.state_dir, cluster).unlink(missing_ok=True)

@@ -27,9 +27,14 @@ def up(
                                    "against each cluster and serve this repository over git http-backend."),
     charts: Path | None = typer.Option(None, "--charts", help="With --with-flux: a folder of packaged charts "
                                        "(+ index.yaml) served as a Helm repository at http://127.0.0.1:PORT/charts/."),
+    mirror: list[Path] = typer.Option([], "--mirror", help="With --with-flux: a folder of packaged charts "
+                                      "(<name>-<version>.tgz, repeatable) pushed to the local OCI registry; the "
+                                      "clusters' chart sources are pointed at it (greenfield mirror's patch)."),
     output: OutputFormat = typer.Option(OutputFormat.TEXT, "--format"),
 ) -> None:
-    """Start (or keep) a control plane per cluster; builds missing tools first. Idempotent."""
+    """Start (or keep) a control plane per cluster; builds missing tools first. Idempotent. With --with-flux also
+    the Flux controllers, kube-scheduler and kwok with the inventory's nodes; without it, a Flux loop left by an
+    earlier --with-flux is stopped (state is explicit)."""
     root = repo_option(repo)
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
                         console=err_console, disable=output == OutputFormat.JSON)
@@ -48,7 +53,7 @@ def up(
 
     with progress:
         plane, states = local_up(root, cluster, build=not no_build, on_build=on_build, on_step=on_step,
-                                 with_flux=with_flux, charts=charts)
+                                 with_flux=with_flux, charts=charts, mirror_dirs=mirror)
         progress.update(task, description="ready", total=1, completed=1)
     flux = LocalFlux(plane)
     loops = {state.name: flux.info(state.name) for state in states if with_flux}
@@ -63,6 +68,9 @@ def up(
         if info:
             say(f"   flux: source/kustomize/helm-controller running; git {info.git_url}"
                 + (f"; charts {info.charts_url}" if info.charts_url else ""))
+            registry = (flux.wanted(state.name) or {}).get("registry")
+            say("   fleet: kube-scheduler and kwok with the inventory's nodes"
+                + (f"; chart mirror oci://{registry}/charts" if registry else ""))
     say(f"kubeconfig: {plane.kubeconfig}")
     say(f"try: kubectl --kubeconfig {plane.kubeconfig} --context {states[0].name} get ns" if states else "")
 

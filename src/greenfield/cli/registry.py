@@ -20,6 +20,7 @@ MODULES = (
     "settings",  # foundation: cluster-settings generated from the inventory
     "tools",
     "local",
+    "mirror",  # air-gap: charts into a registry mirror, root patches pointing the sources at it
     "validate",  # engine: offline Flux validation
     "diff",  # ci: rendered diff of two revisions
     "stories",  # plan: the live story board
@@ -34,6 +35,7 @@ COMMANDS = {
     "settings": "settings",
     "tools": "tools",
     "local": "local",
+    "mirror": "mirror",
     "validate": "validate",
     "diff": "diff",
     "stories": "stories",
