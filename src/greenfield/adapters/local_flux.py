@@ -43,6 +43,7 @@ from greenfield.adapters.local_cluster import (
 )
 from greenfield.adapters.localhttp import CHARTS_PATH, REPO_PATH
 from greenfield.adapters.localpki import Pki
+from greenfield.core import goyaml
 from greenfield.errors import ClusterError, CommandError, InputError
 
 HTTP_SERVER = "git-http"
@@ -82,7 +83,7 @@ def crd_documents(tools: GoTools) -> list[dict[str, Any]]:
                                hint="the module is in the Go module cache once the controller is built") from error
         folder = Path(json.loads(result.stdout)["Dir"]) / "config" / "crd" / "bases"
         for path in sorted(folder.glob("*.yaml")):
-            documents += [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+            documents += [d for d in goyaml.load_all(path.read_text(encoding="utf-8"), goyaml.K8S) if d]
     return documents
 
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from greenfield.adapters.command import Command
+from greenfield.core import goyaml
 from greenfield.errors import CommandError
 
 OWNER_LABELS = ("kustomize.toolkit.fluxcd.io/name", "kustomize.toolkit.fluxcd.io/namespace")
@@ -42,7 +41,7 @@ class FluxBuild:
         metadata = document.get("metadata") or {}
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{metadata.get('namespace', 'flux-system')}--{metadata.get('name', 'ks')}.yaml"
-        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        path.write_text(goyaml.dump(document), encoding="utf-8")
         return path
 
     def command(self, name: str, namespace: str, path: Path, kustomization_file: Path) -> Command:
@@ -56,7 +55,7 @@ class FluxBuild:
         file = self.kustomization_file(body, variables, scratch)
         result = self.command(str(metadata.get("name")), str(metadata.get("namespace") or "flux-system"),
                               path, file).run()
-        return [doc for doc in yaml.safe_load_all(result.stdout) if isinstance(doc, dict)]
+        return [doc for doc in goyaml.load_all(result.stdout, goyaml.K8S) if isinstance(doc, dict)]
 
 
 def normalise(body: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +118,7 @@ class Kubeconform:
         files = []
         for index, body in enumerate(objects):
             file = scratch / f"{index:05d}.yaml"
-            file.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+            file.write_text(goyaml.dump(body), encoding="utf-8")
             files.append(file)
         if not files:
             return []

@@ -145,7 +145,8 @@ def select_clusters(repo: Path, inventory: Inventory | None, clusters: list[str]
 
 def _load_objects(file: Path) -> list[dict[str, Any]]:
     text = safe_read.read_text(file)  # bounded, regular files only: one-line errors
-    return [d for d in yamlio.load_documents(text, str(file)) if d is not None]
+    # objects that exist in the cluster: kubectl and the API machinery read them with sigs.k8s.io/yaml
+    return [d for d in yamlio.load_documents(text, str(file), yamlio.K8S) if d is not None]
 
 
 def load_sources(files: list[Path]) -> list[dict[str, Any]]:

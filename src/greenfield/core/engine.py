@@ -21,8 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequenc
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
-import yaml
-
+from greenfield.core import goyaml
 from greenfield.core import substitution as subst
 from greenfield.core.model import (
     FLUX_KUSTOMIZATION,
@@ -966,8 +965,8 @@ class _ClusterRun:
                     values = set_path(values, str(target), raw)
                     continue
                 try:
-                    parsed = yaml.safe_load(raw)
-                except yaml.YAMLError:
+                    parsed = goyaml.load(str(raw), goyaml.K8S)  # helm-controller reads it with sigs.k8s.io/yaml
+                except goyaml.GoYAMLError:
                     continue
                 if isinstance(parsed, dict):
                     values = merge_values(values, parsed)

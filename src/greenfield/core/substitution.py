@@ -26,8 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from greenfield.core import goyaml
 from greenfield.core.gomatch import compile_pattern
 
 VARIABLE_NAME = re.compile(r"^[_A-Za-z][_A-Za-z0-9]*$")
@@ -365,29 +364,10 @@ def normalise_value(value: str) -> str:
 
 # -- object level: marshal to YAML, expand, parse back -------------------------------------------------
 
-try:
-    _Dumper: Any = yaml.CSafeDumper
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Dumper, _Loader = yaml.SafeDumper, yaml.SafeLoader
-
-
-class _BlockDumper(_Dumper):
-    """Multi-line strings as literal blocks, like the Go YAML encoder the controller uses."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-_BlockDumper.add_representer(str, _represent_str)
-
-
 def to_yaml(body: Any) -> str:
-    return yaml.dump(body, Dumper=_BlockDumper, sort_keys=False, width=1 << 30, allow_unicode=True,
-                     default_flow_style=False)
+    """The object as kustomize-controller marshals it before substituting: multi-line strings as literal blocks,
+    and every string Go would read back as something else quoted."""
+    return goyaml.dump(body, literal_blocks=True)
 
 
 @dataclass
@@ -418,12 +398,9 @@ def substitute_object(body: dict[str, Any], variables: Mapping[str, str], strict
     if not expansion.references and expansion.escapes == 0:
         return ObjectSubstitution(body, expansion)
     try:
-        parsed = yaml.load(expansion.text, Loader=_Loader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        reason = getattr(error, "problem", None) or str(error).splitlines()[0]
-        return ObjectSubstitution(None, expansion, f"YAMLToJSON: {where}{reason}", "yaml", expansion.text)
+        parsed = goyaml.load(expansion.text, goyaml.K8S)  # the controller's yaml.YAMLToJSON (sigs.k8s.io/yaml)
+    except goyaml.GoYAMLError as error:
+        return ObjectSubstitution(None, expansion, f"YAMLToJSON: {error}", "yaml", expansion.text)
     if not isinstance(parsed, dict):
         return ObjectSubstitution(None, expansion, "YAMLToJSON: the object is no longer a mapping", "yaml",
                                   expansion.text)
