@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from greenfield.adapters import yamlio
 from greenfield.adapters.command import Command
 from greenfield.adapters.gotools import FLEET_TOOLS, FLUX_CONTROLLER_TOOLS, GoTools
@@ -37,6 +35,7 @@ from greenfield.app.local import (
 from greenfield.app.plan import write_evidence
 from greenfield.app.standin_charts import build_standin, chart_version
 from greenfield.app.validate import ValidateOptions, validate_repository
+from greenfield.core import goyaml
 from greenfield.core.bootstrap import (
     PHASE_STORY,
     PHASES,
@@ -155,7 +154,7 @@ def crd_bundle_from_schemas(render: ClusterRender, dirs: list[Path], definitions
 
 
 def _dump(objects: list[dict[str, Any]]) -> str:
-    return "".join("---\n" + yaml.safe_dump(obj, sort_keys=False) for obj in objects)
+    return "".join("---\n" + goyaml.dump(obj) for obj in objects)
 
 
 def _clean(obj: dict[str, Any]) -> dict[str, Any]:
@@ -210,7 +209,7 @@ def point_sync_at(objects: list[dict[str, Any]], url: str | None) -> list[dict[s
                 patches = [*(spec.get("patches") or []),
                            {"target": {"kind": "GitRepository", "name": rmeta.get("name"),
                                        "namespace": rmeta.get("namespace")},
-                            "patch": yaml.safe_dump(patch, sort_keys=False)}]
+                            "patch": goyaml.dump(patch)}]
                 obj = {**obj, "spec": {**spec, "patches": patches}}
         result.append(obj)
     return result

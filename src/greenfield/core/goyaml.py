@@ -82,6 +82,7 @@ _TABLES = {V3: _COMMON, K8S: {**_COMMON, **_YAML11_BOOLS}}
 _GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
 _GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")  # resolve.go's yamlStyleFloat
 _DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")  # strconv.ParseFloat of a text starting with "."
+_BAD_UNDERSCORE = re.compile(r"(?<![0-9])_|_(?![0-9])")
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
                         r"([Tt ][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?(Z|[-+][0-9]{2}:[0-9]{2})?)?")
 _BASES = {"x": 16, "X": 16, "o": 8, "O": 8, "b": 2, "B": 2}
@@ -135,9 +136,15 @@ def resolve_plain(text: str, flavour: str = V3) -> Any:
     first = text[0]
     if first in "0123456789+-":
         return _number(text)
-    if first == "." and _DOT_FLOAT.fullmatch(text):
-        number = float(text)
-        return text if math.isinf(number) else number
+    if first == ".":
+        plain = text
+        if "_" in text:  # strconv.ParseFloat takes "_" only between two digits
+            if _BAD_UNDERSCORE.search(text):
+                return text
+            plain = text.replace("_", "")
+        if _DOT_FLOAT.fullmatch(plain):
+            number = float(plain)
+            return text if math.isinf(number) else number
     return text
 
 
