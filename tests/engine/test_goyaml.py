@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -318,3 +319,32 @@ def test_corpus_repository_with_duplicate_anchors_renders_without_yaml_errors(tm
     assert not yaml_errors, yaml_errors
     files = {o.file for render in report.renders.values() for o in render.objects}
     assert "kubernetes/default/plex/plex.yaml" in files
+
+
+def _validate(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "greenfield", "validate", "--no-schema", "--cache-dir", str(cache),
+                           *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_refuses_hostile_substitute_from_files_in_one_line(tmp_path: Path, build_cache: Path) -> None:
+    repo = make_repo(tmp_path)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("- " * 50_000 + "x\n", encoding="utf-8")
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    for path, problem in ((deep, "line 1: invalid YAML: exceeded max depth of 256"), (fifo, "not a regular file")):
+        result = _validate("--repo", str(repo), "--substitute-from", str(path), cwd=tmp_path, cache=build_cache)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"greenfield: {path}: {problem}"), line
+
+
+def test_cli_validates_a_repository_with_a_5000_digit_number(tmp_path: Path, build_cache: Path) -> None:
+    repo = make_repo(tmp_path)
+    # PyYAML turned it into an int (Python refuses int() of more than 4,300 digits): an internal error
+    (repo / "kubernetes/apps/podinfo/app/number.yaml").write_text(
+        f"apiVersion: example.com/v1\nkind: Number\nmetadata:\n  name: huge\nspec:\n  value: {HUGE}\n",
+        encoding="utf-8")
+    result = _validate("--repo", str(repo), "--format", "json", cwd=tmp_path, cache=build_cache)
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
+    assert not [f for f in json.loads(result.stdout) if f["rule"].startswith(("build/", "substitution/"))]
