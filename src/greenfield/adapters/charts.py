@@ -25,7 +25,7 @@ from greenfield.core import goyaml
 from greenfield.core.engine import ChartOutput, ChartRequest, merge_values
 from greenfield.errors import GreenfieldError
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: output read with Go YAML typing (core/goyaml)
 SOURCE_LINE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
 
 

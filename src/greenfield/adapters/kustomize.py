@@ -43,7 +43,7 @@ from greenfield.errors import CommandError, InputError
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
-CACHE_VERSION = "6"  # 6: a Component spec.path builds (cached failures of the batch wrapper are stale)
+CACHE_VERSION = "7"  # 7: output read with Go YAML typing (core/goyaml); 6: a Component spec.path builds
 MAX_BATCH = 16  # Kustomizations per kustomize process
 ANY_EXIT = frozenset(range(-128, 256))  # a failed build (exit 1, a Go panic's 2, a signal) is a result, not an error
 OFFLINE_ENV = {
