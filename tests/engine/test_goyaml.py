@@ -78,7 +78,7 @@ def test_tags_and_styles(text: str, expected: Any) -> None:
     ("a: !!int 1.5", "cannot decode !!float `1.5` as a !!int"),
     ("a: !!null x", "cannot decode !!str `x` as a !!null"),
     ("a: !!binary '%%%'", "!!binary value contains invalid base64 data"),
-    ("a: 1\na: 2\n", 'mapping key "a" already defined'),
+    ("a: 1\na: 2\n", 'line 2: mapping key "a" already defined at line 1'),
     ("a: *nowhere\n", "unknown anchor 'nowhere' referenced"),
     ("a: &x [1, *x]\n", "anchor 'x' value contains itself"),
     ("a: 1\n<<: 2\n", "map merge requires map or sequence of maps as the value"),
@@ -233,7 +233,7 @@ def test_kustomize_agrees_on_anchors_merges_and_tags(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("body", "problem"), [
-    ("a: 1\na: 2\n", 'mapping key "a" already defined'),
+    ("a: 1\na: 2\n", 'line 6: mapping key "a" already defined at line 5'),
     ("a: *nowhere\n", "unknown anchor 'nowhere' referenced"),
     ("a: !!bool yes\n", "cannot decode !!str `yes` as a !!bool"),
 ])

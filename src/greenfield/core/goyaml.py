@@ -240,12 +240,13 @@ def _allowed_alias_ratio(count: int) -> float:
 
 
 class _Frame:
-    __slots__ = ("anchor", "container", "key", "key_line", "merged", "size")
+    __slots__ = ("anchor", "container", "key", "key_line", "lines", "merged", "size")
 
     def __init__(self, container: Any, anchor: str | None) -> None:
         self.container = container
         self.key: Any = _MISSING
         self.key_line = 0
+        self.lines: dict[Any, int] = {}  # V3: where each key was written (for Go's duplicate-key message)
         self.merged: set[Any] | None = None  # keys that came from merge sources (V3 lets written keys win)
         self.size = 1
         self.anchor = anchor
@@ -376,9 +377,12 @@ def _documents(text: str | bytes, flavour: str, max_depth: int) -> list[Any]:
             if key is _MERGE_KEY:
                 _merge(parent, value, flavour, _line(event))
             elif key in container and unique_keys and not (parent.merged and key in parent.merged):
-                raise GoYAMLError(f'mapping key "{key}" already defined', parent.key_line)
+                raise GoYAMLError(f'mapping key "{key}" already defined at line {parent.lines.get(key, 0)}',
+                                  parent.key_line)
             else:
                 container[key] = value
+                if unique_keys:
+                    parent.lines[key] = parent.key_line
                 if parent.merged:
                     parent.merged.discard(key)
 
