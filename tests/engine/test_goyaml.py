@@ -348,3 +348,45 @@ def test_cli_validates_a_repository_with_a_5000_digit_number(tmp_path: Path, bui
     result = _validate("--repo", str(repo), "--format", "json", cwd=tmp_path, cache=build_cache)
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
     assert not [f for f in json.loads(result.stdout) if f["rule"].startswith(("build/", "substitution/"))]
+
+
+FLUX_THING = """apiVersion: example.com/v1
+kind: Thing
+metadata:
+  name: thing
+spec:
+  plain: on
+  quoted: "yes"
+  substituted: ${FLAG:=on}
+  octal: ${MODE:=0o17}
+  clock: ${CLOCK:=1:20}
+  number: ${NUMBER:=1e3}
+  equals: =
+  huge: ${HUGE}
+  anchored: &a [x]
+  again: &a [y]
+  alias: *a
+"""
+
+
+def test_substituted_objects_are_typed_as_flux_build_types_them(tmp_path: Path, upstream_tools: Any) -> None:
+    """kustomize-controller marshals each object, substitutes the text and reads it back with sigs.k8s.io/yaml:
+    a substituted `on` is a boolean, a written `on` stays the string kyaml quoted (checked with the real flux)."""
+    from greenfield.adapters.upstream import FluxBuild
+    from greenfield.core import substitution
+
+    upstream_tools.ensure(["flux"])
+    app = tmp_path / "repo" / "app"
+    app.mkdir(parents=True)
+    (app / "thing.yaml").write_text(FLUX_THING, encoding="utf-8")
+    variables = {"HUGE": HUGE}
+    kustomization = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                     "metadata": {"name": "app", "namespace": "flux-system"},
+                     "spec": {"interval": "1h", "path": "./app", "prune": True, "postBuild": {"substitute": variables},
+                              "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}
+    [theirs] = FluxBuild(upstream_tools.binary("flux")).build(kustomization, variables, app, tmp_path / "scratch")
+    with Kustomizer(tmp_path / "repo", cache_dir=tmp_path / "cache") as kustomizer:
+        [built] = kustomizer.build(BuildRequest(path="app")).documents
+    ours = substitution.substitute_object(built, variables).body
+    assert ours is not None and ours["spec"] == theirs["spec"]
+    assert ours["spec"]["substituted"] is True and ours["spec"]["plain"] == "on" and ours["spec"]["octal"] == 15
