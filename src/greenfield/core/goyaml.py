@@ -27,12 +27,13 @@ that handles the data later: PyYAML's writer needs two Python frames per level a
 expansion is bounded with yaml.v3's "excessive aliasing" ratio (a billion-laughs document fails, it is never
 expanded).
 
-Speed (1.35 MB of kustomize output from three corpus repositories, 1,424 objects; best of 5-9 interleaved runs on
-the shared 2-core machine, so absolute numbers move with its load): this module 200-510 ms, PyYAML ``CSafeLoader``
-199-850 ms (YAML 1.1, C composer: crashes on deep input, fails on duplicate anchors and ``=``), libyaml's event
-parser alone 66-250 ms, pure-Python PyYAML ``SafeLoader`` 5,100 ms, ruamel.yaml 0.19 (YAML 1.2, pure Python: its C
-extension is not installed) 6,900-9,500 ms. Composing from events in Python is as fast as PyYAML's C composer
-followed by its Python constructor, so there is one code path and no fallback.
+Speed (1.35 MB of kustomize output from three corpus repositories, 1,424 objects; CPU time, best of 9 interleaved
+runs, measured on the shared 2-core machine at load ~19): this module 107 ms (K8S) / 118 ms (V3, which also keeps
+each key's line for Go's duplicate-key message); PyYAML ``CSafeLoader`` 187 ms (YAML 1.1, libyaml's C composer:
+crashes on deep input, fails on duplicate anchors and ``=``); libyaml's event parser alone 64 ms; pure-Python
+PyYAML ``SafeLoader`` 1,849 ms; ruamel.yaml 0.19 (YAML 1.2; pure Python, its C extension is not installed)
+2,799 ms safe / 4,434 ms round-trip. Composing straight from the C parser's events is faster than PyYAML's C
+composer followed by its Python constructor, so there is one code path and no fallback.
 """
 
 from __future__ import annotations
