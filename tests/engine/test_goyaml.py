@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -173,6 +174,19 @@ def test_bounded_reads_refuse_fifos_and_big_files(tmp_path: Path) -> None:
     big.write_text("a: " + "x" * 2000 + "\n", encoding="utf-8")
     with pytest.raises(InputError, match="larger than"):
         yamlio.read_text(big, limit=1024)
+
+
+def test_own_files_keep_yaml11_typing_but_refuse_hostile_input(tmp_path: Path) -> None:
+    own = tmp_path / "plan.yaml"
+    own.write_text("start: 2025-10-27\nphases: {1: a}\nflag: yes\n", encoding="utf-8")
+    assert yamlio.load_file(own) == {"start": datetime.date(2025, 10, 27), "phases": {1: "a"}, "flag": True}
+    for text, problem in ((f"n: {HUGE}\n", "invalid YAML: Exceeds the limit (4300 digits)"),
+                          ("- " * 50_000 + "x\n", "line 1: invalid YAML: exceeded max depth of 256"),
+                          ("a: &x 1\nb: &x 2\n", "line 2: invalid YAML: duplicate anchor (first at line 1)")):
+        own.write_text(text, encoding="utf-8")
+        with pytest.raises(InputError) as raised:
+            yamlio.load_file(own, "plan.yaml")
+        assert raised.value.render().startswith(f"plan.yaml: {problem}"), raised.value.render()
 
 
 # -- differential: the real kustomize (Go yaml.v3 + kyaml) on the same text -----------------------------------

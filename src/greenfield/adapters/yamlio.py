@@ -52,9 +52,14 @@ def load_file(path: Path, display: str | None = None) -> Any:
     load_documents(text, shown)
     try:
         documents = [doc for doc in yaml.load_all(text, Loader=_OwnLoader) if doc is not None]
+    except ValueError as error:  # int() of more than 4,300 digits
+        raise InputError(f"invalid YAML: {str(error).split(':')[0]}", path=shown) from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         reason = getattr(error, "problem", None) or str(error).splitlines()[0]
+        first = getattr(error, "context_mark", None)
+        if reason == "second occurrence" and first is not None:  # PyYAML's composer on a repeated anchor
+            reason = f"duplicate anchor (first at line {first.line + 1})"
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise InputError(f"{where}invalid YAML: {reason}", path=shown, hint="fix the YAML syntax") from error
     if len(documents) != 1:
