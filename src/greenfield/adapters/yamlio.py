@@ -15,13 +15,12 @@ from typing import Any
 import yaml
 
 from greenfield.adapters import safe_read
-from greenfield.adapters.safe_read import read_text
 from greenfield.core import goyaml
 from greenfield.core.goyaml import K8S, V3, GoYAMLError
 from greenfield.errors import InputError
 
 __all__ = ["K8S", "V3", "GoYAMLError", "dump_documents", "iter_documents", "load_documents",
-           "load_file", "read_text"]
+           "load_file"]
 
 _OwnLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -49,7 +48,7 @@ def load_file(path: Path, display: str | None = None) -> Any:
     first so that hostile nesting or aliasing fails with a clear error instead of crashing the C composer."""
     shown = display or str(path)
     text = safe_read.read_text(path, shown)  # bounded, regular files only, UTF-8 (one-line errors)
-    load_documents(text, shown)
+    load_documents(text, shown, K8S)  # K8S: a duplicate key is left to the callers' own check (yaml_keys)
     try:
         documents = [doc for doc in yaml.load_all(text, Loader=_OwnLoader) if doc is not None]
     except ValueError as error:  # int() of more than 4,300 digits
