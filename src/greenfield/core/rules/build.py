@@ -121,17 +121,26 @@ def not_built(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
 
 @rule("build/duplicate-object", E, "the same object (group/kind/namespace/name) is applied by two Kustomizations")
 def duplicate_object(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    """Two Kustomizations applying one object do not fail in Flux (within one build kustomize itself fails: that is
+    build/kustomize-error). Each apply takes the object over (its kustomize.toolkit.fluxcd.io/name labels) and
+    only the owner prunes it (fluxcd/pkg ssa DeleteAll keeps objects whose owner labels name another
+    Kustomization). Identical copies are therefore harmless (info); different copies overwrite each other on
+    every reconciliation (warning). Our house rule wants one owner per object (error)."""
     for (group, kind, namespace, name), objects in sorted(duplicate_objects(render).items()):
         if (group, kind) == FLUX_KUSTOMIZATION:
             continue  # graph/duplicate-kustomization reports these
         owners = sorted({o.kustomization or "(cluster entry)" for o in objects})
         label = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+        identical = all(o.body == objects[0].body for o in objects[1:])
+        severity = context.severity(INFO if identical else W)
+        effect = ("identical copies: the last one applied owns it, harmless while they stay equal" if identical
+                  else "their copies differ, so each reconciliation overwrites the other's fields")
         for obj in objects[1:]:
-            yield Finding(rule="build/duplicate-object", severity=E, cluster=render.cluster,
+            yield Finding(rule="build/duplicate-object", severity=severity, cluster=render.cluster,
                           kustomization=obj.kustomization, object=label, file=obj.file, line=obj.line,
                           message=f"{label} is applied by {len(owners)} Kustomizations ({', '.join(owners)}): "
-                                  "they fight over it and pruning one deletes it",
-                          hint="keep the object in one Kustomization only")
+                                  f"{effect}",
+                          hint="keep the object in one Kustomization only (a shared component or a parent)")
 
 
 @rule("build/chart-template", E, "a chart rendered locally (repository path or --chart-dir) fails to template")
