@@ -181,3 +181,28 @@ def test_rule_overrides_exact_id_wins_over_the_longest_prefix() -> None:
 def test_rule_overrides_reject_what_they_cannot_mean(bad: object) -> None:
     with pytest.raises(ValueError):
         parse_rule_overrides(bad)
+
+
+def test_a_missing_dependency_an_unbuilt_kustomization_may_create_is_not_known_offline() -> None:
+    text = """
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: app, namespace: flux-system}
+spec:
+  path: ./app
+  sourceRef: {kind: GitRepository, name: flux-system}
+  dependsOn: [{name: monitoring}]
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: monitoring, namespace: observability}
+spec: {path: ./monitoring, sourceRef: {kind: GitRepository, name: flux-system}}
+"""
+    renders = renders_from_text(text)
+    context = make_context(renders, None, FOREIGN)
+    [missing] = [f for f in run_rules(context, only=["graph/depends-on-missing"])]
+    assert missing.severity is Severity.ERROR  # every Kustomization is built: flux-system/monitoring never exists
+    for render in renders.values():
+        render.kustomizations[next(k for k in render.kustomizations if k.name == "monitoring")].built = False
+    [unknown] = [f for f in run_rules(context, only=["graph/depends-on-missing"])]
+    assert unknown.severity is Severity.INFO and "observability/monitoring" in unknown.message

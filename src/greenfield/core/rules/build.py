@@ -7,6 +7,7 @@ turn the notes into findings and add the checks that need the whole cluster (dup
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from greenfield.core.engine import duplicate_objects
 from greenfield.core.findings import Finding, Severity
@@ -131,16 +132,24 @@ def duplicate_object(render: ClusterRender, context: RuleContext) -> Iterator[Fi
             continue  # graph/duplicate-kustomization reports these
         owners = sorted({o.kustomization or "(cluster entry)" for o in objects})
         label = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
-        identical = all(o.body == objects[0].body for o in objects[1:])
+        identical = all(_content(o.body) == _content(objects[0].body) for o in objects[1:])
         severity = context.severity(INFO if identical else W)
-        effect = ("identical copies: the last one applied owns it, harmless while they stay equal" if identical
-                  else "their copies differ, so each reconciliation overwrites the other's fields")
+        effect = ("equal copies (labels and annotations aside): the last one applied owns it, harmless while they "
+                  "stay equal" if identical else "their copies differ, so each reconciliation overwrites the "
+                  "other's fields")
         for obj in objects[1:]:
             yield Finding(rule="build/duplicate-object", severity=severity, cluster=render.cluster,
                           kustomization=obj.kustomization, object=label, file=obj.file, line=obj.line,
                           message=f"{label} is applied by {len(owners)} Kustomizations ({', '.join(owners)}): "
                                   f"{effect}",
                           hint="keep the object in one Kustomization only (a shared component or a parent)")
+
+
+def _content(body: dict[str, Any]) -> dict[str, Any]:
+    """An object without its labels and annotations (commonMetadata stamps each owner's own: they flip, the
+    object's content does not)."""
+    metadata = {k: v for k, v in (body.get("metadata") or {}).items() if k not in ("labels", "annotations")}
+    return {**body, "metadata": metadata}
 
 
 @rule("build/chart-template", E, "a chart rendered locally (repository path or --chart-dir) fails to template")

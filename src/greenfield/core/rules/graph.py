@@ -17,6 +17,7 @@ from greenfield.core.model import FLUX_KUSTOMIZATION, ClusterRender, Kustomizati
 from greenfield.core.rules._helpers import (
     BUILTIN_GROUPS,
     SOURCE_GROUP,
+    ancestors,
     annotations_of,
     applied_before,
     as_dict,
@@ -129,6 +130,10 @@ def _suggest(name: str, candidates: Iterable[str]) -> str:
 
 @rule("graph/depends-on-missing", E, "dependsOn names a Kustomization/HelmRelease that this cluster does not render")
 def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    """A dependency that never exists keeps the dependent waiting forever (an error). When a Kustomization that
+    is not built offline (its own finding says why) may create the target, that is not known offline: info,
+    naming it. Candidates: the dependent itself and its ancestors (their output holds the dependent's siblings),
+    and an unbuilt Kustomization named like the target (an app's Kustomization applying its HelmRelease)."""
     names = [str(k) for k in render.kustomizations]
     for node in render.ordered_kustomizations():
         for target in depends_on(node):
@@ -138,8 +143,10 @@ def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[
             hint = (f"it exists as {same_name[0]}: set dependsOn namespace" if same_name
                     else _suggest(str(target), names) or
                     f"no Kustomization {target} on cluster {render.cluster}; fix the name or include the app")
-            yield node_finding("graph/depends-on-missing", E, node,
-                               f"dependsOn {target} does not exist on cluster {render.cluster}", hint, render=render)
+            severity, unknown = _unknown_creator(render, [node.key, *ancestors(render, node)], target)
+            yield node_finding("graph/depends-on-missing", severity, node,
+                               f"dependsOn {target} does not exist on cluster {render.cluster}{unknown}", hint,
+                               render=render)
     releases = {r.key for r in helm_releases(render)}
     for release in helm_releases(render):
         for entry in as_list(dig(release.body, "spec", "dependsOn")):
@@ -148,8 +155,13 @@ def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[
                 continue
             target = NamespacedName(text(dig(entry, "namespace")) or release.namespace, name)
             if target not in releases and not _maybe_unbuilt(render, target):
-                yield release_finding("graph/depends-on-missing", E, render, release,
-                                      f"dependsOn HelmRelease {target} does not exist on cluster {render.cluster}",
+                owner = parse_key(release.kustomization)
+                owner_node = render.kustomizations.get(owner) if owner is not None else None
+                chain = [owner_node.key, *ancestors(render, owner_node)] if owner_node is not None else []
+                severity, unknown = _unknown_creator(render, chain, target)
+                yield release_finding("graph/depends-on-missing", severity, render, release,
+                                      f"dependsOn HelmRelease {target} does not exist on cluster {render.cluster}"
+                                      f"{unknown}",
                                       _suggest(str(target), [str(k) for k in releases])
                                       or "HelmRelease dependsOn names HelmReleases (namespace defaults to its own)")
 
@@ -171,6 +183,16 @@ def _maybe_unbuilt(render: ClusterRender, target: NamespacedName) -> bool:
         if target.namespace in namespaces or target.name in node.key.name or target.name in text(node.spec.get("path")):
             return True
     return False
+
+
+def _unknown_creator(render: ClusterRender, chain: list[NamespacedName], target: NamespacedName
+                     ) -> tuple[Severity, str]:
+    """(severity, message suffix) of a missing dependency: info when an unbuilt Kustomization may create it."""
+    candidates = sorted({str(key) for key, node in render.kustomizations.items() if not is_built(node) and (
+        key in chain or key.name == target.name)})
+    if not candidates:
+        return E, ""
+    return INFO, f" (unknown offline: {', '.join(candidates)}, which may create it, is not built)"
 
 
 @rule("graph/cycle", E, "Kustomizations or HelmReleases that depend on each other in a cycle")
