@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tests.corpus.harness import (
     CORPUS,
     KNOWN_ERRORS,

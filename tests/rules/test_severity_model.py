@@ -206,3 +206,49 @@ spec: {path: ./monitoring, sourceRef: {kind: GitRepository, name: flux-system}}
         render.kustomizations[next(k for k in render.kustomizations if k.name == "monitoring")].built = False
     [unknown] = [f for f in run_rules(context, only=["graph/depends-on-missing"])]
     assert unknown.severity is Severity.INFO and "observability/monitoring" in unknown.message
+
+
+def test_copies_applied_to_other_clusters_through_kube_config_are_not_duplicates() -> None:
+    template = """
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: {name}, namespace: flux-system}}
+spec:
+  path: ./tenants
+  sourceRef: {{kind: GitRepository, name: flux-system}}
+  kubeConfig: {{secretRef: {{name: {name}-kubeconfig}}}}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: podinfo
+  annotations: {{test/ks: {name}}}
+  labels: {{env: {name}}}
+"""
+    text = template.format(name="staging") + "---" + template.format(name="production")
+    assert findings(text, "build/duplicate-object", FOREIGN) == []
+    local = text.replace("kubeConfig: {secretRef: {name: production-kubeconfig}}", "")
+    assert findings(local, "build/duplicate-object", FOREIGN) == []  # one copy each on two clusters
+    both_local = local.replace("kubeConfig: {secretRef: {name: staging-kubeconfig}}", "")
+    assert [f.severity for f in findings(both_local, "build/duplicate-object", FOREIGN)] == [Severity.INFO]
+
+
+def test_a_service_selecting_pods_an_operator_creates_for_its_resource() -> None:
+    text = """
+apiVersion: postgresql.cnpg.io/v1
+kind: Cluster
+metadata: {name: postgres18, namespace: databases}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: backup, namespace: databases}
+spec: {schedule: "@daily", jobTemplate: {spec: {template: {spec: {containers: [{name: c, image: x}]}}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: postgres18-lb, namespace: databases}
+spec: {selector: {cnpg.io/cluster: postgres18, cnpg.io/instanceRole: primary}}
+"""
+    assert findings(text, "policy/service-selector", FOREIGN) == []
+    assert findings(text.replace("cnpg.io/cluster: postgres18", "cnpg.io/cluster: other"), "policy/service-selector",
+                    FOREIGN)

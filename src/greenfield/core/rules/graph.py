@@ -517,6 +517,14 @@ def reference_missing(render: ClusterRender, context: RuleContext) -> Iterator[F
         ref = as_dict(node.spec.get("sourceRef"))
         kind, name = text(ref.get("kind")), text(ref.get("name"))
         namespace = text(ref.get("namespace")) or node.key.namespace
+        if kind and name and not is_built(node) and (kind, namespace, name) in operator_sources and \
+                not _exists(index, SOURCE_GROUP, kind, namespace, name):
+            # flux-operator creates it in the cluster: the reference holds, but nothing of it is rendered offline
+            yield node_finding("graph/reference-missing", INFO, node,
+                               f"sourceRef {kind} {namespace}/{name} is created by a FluxInstance's spec.sync: "
+                               "not rendered offline", "point the FluxInstance sync at this repository's path "
+                               "(or give a local copy of its source) to validate what it applies", render=render)
+            continue
         if kind and name and not is_unresolved(name + namespace) and \
                 not _exists(index, SOURCE_GROUP, kind, namespace, name) and \
                 (kind, namespace, name) not in operator_sources:

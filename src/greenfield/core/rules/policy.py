@@ -594,6 +594,10 @@ def service_selector(render: ClusterRender, context: RuleContext) -> Iterator[Fi
         if template is not None:
             templates.setdefault(obj.namespace, []).append((obj, labels_of(template)))
     external = _pod_creators(render)
+    operators: dict[str, set[str]] = {}
+    for obj in render.objects:
+        if obj.namespace and group_of(obj) not in BUILTIN_GROUPS and group_of(obj) not in POD_NEUTRAL_GROUPS:
+            operators.setdefault(obj.namespace, set()).add(obj.name)
     for obj in render.objects:
         if obj.kind != "Service" or group_of(obj) != "":
             continue
@@ -604,6 +608,8 @@ def service_selector(render: ClusterRender, context: RuleContext) -> Iterator[Fi
         own = [item for item in candidates if item[0].kustomization == obj.kustomization]
         if not candidates or (not own and obj.namespace in external):
             continue  # nothing rendered to compare with, or pods come from a chart/operator
+        if set(selector.values()) & operators.get(obj.namespace, set()):
+            continue  # pods an operator creates for its custom resource carry the resource's name
         if any(match_map(selector, labels) for _, labels in candidates):
             continue
         closest = min(candidates, key=lambda item: sum(item[1].get(k) != v for k, v in selector.items()))
