@@ -25,8 +25,10 @@ from typing import Any
 
 import yaml
 
+from greenfield.app.render import select_clusters
 from greenfield.app.validate import ValidateOptions, ValidationReport, validate_repository
 from greenfield.core.findings import Finding, Severity
+from greenfield.errors import GreenfieldError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(os.environ.get("GREENFIELD_CORPUS", REPO_ROOT.parent / "shared" / "corpus"))
@@ -68,12 +70,28 @@ def run_corpus(cache_dir: Path, entries: list[Entry] | None = None) -> CorpusRun
     result = CorpusRun()
     for entry in entries or load_corpus():
         started = time.perf_counter()
-        # the entry folders as --cluster-path takes them (clusters are named after the folder)
-        options = ValidateOptions(cluster_paths=list(entry.clusters.values()), schemas=[str(SCHEMAS)],
+        options = ValidateOptions(cluster_paths=cluster_arguments(entry), schemas=[str(SCHEMAS)],
                                   cache_dir=cache_dir / entry.repo.replace("/", "__"))
         result.reports[entry.repo] = validate_repository(entry.root, None, options)
         result.seconds[entry.repo] = time.perf_counter() - started
     return result
+
+
+def named_cluster_paths() -> bool:
+    """--cluster-path takes NAME=PATH (issue 15 item 7): then clusters keep the corpus' names."""
+    try:
+        targets = select_clusters(REPO_ROOT, None, [], ["probe=kubernetes"])
+    except GreenfieldError:
+        return False
+    return [target.name for target in targets] == ["probe"]
+
+
+def cluster_arguments(entry: Entry) -> list[str]:
+    """The entry folders as --cluster-path takes them: NAME=PATH where supported, else PATH (clusters are then
+    named after the folder, and two entries ending in the same folder name collide)."""
+    if named_cluster_paths():
+        return [f"{name}={path}" for name, path in entry.clusters.items()]
+    return list(entry.clusters.values())
 
 
 def key(repo: str, item: Finding) -> tuple[str, ...]:
@@ -136,11 +154,17 @@ def unbuilt_without_finding(run: CorpusRun) -> list[str]:
 
 def write_known(run: CorpusRun) -> tuple[int, int]:
     """Rewrite known_errors.yaml from the run, keeping the proofs of entries still found; (kept, new)."""
-    proofs = {known_key(entry): str(entry.get("proof") or "") for entry in load_known()}
+    proofs: dict[tuple[str, ...], str] = {}
+    for entry in load_known():
+        if entry.get("proof"):
+            exact = known_key(entry)
+            # also by what survives a renamed cluster or a reworded message (repo, rule, file, object)
+            proofs.setdefault(exact, str(entry["proof"]))
+            proofs.setdefault((exact[0], *exact[2:5]), str(entry["proof"]))
     entries, kept, new = [], 0, 0
     for repo, item in sorted(errors(run), key=lambda pair: key(*pair)):
         found = key(repo, item)
-        proof = proofs.get(found, "")
+        proof = proofs.get(found) or proofs.get((found[0], *found[2:5]), "")
         kept, new = (kept + 1, new) if proof else (kept, new + 1)
         entries.append({**dict(zip(KEY_FIELDS, found, strict=True)), "line": item.line, "proof": proof})
     unique = list({known_key(e): e for e in entries}.values())

@@ -113,7 +113,8 @@ def _schema_findings(renders: dict[str, ClusterRender], version: str, locations:
     except ImportError:  # pragma: no cover - the schema store is delivered separately
         return [], ["schema validation unavailable (greenfield.adapters.schemas missing)"]
     findings: list[Finding] = []
-    configured = locations or default_schema_locations()
+    # CRDs of the tree (and its charts) first, then the configured locations, then the catalog ($GREENFIELD_SCHEMAS)
+    configured = list(dict.fromkeys([*locations, *default_schema_locations()]))
     for name, render in renders.items():
         if only is not None and not only.get(name):
             continue  # --changed-since: nothing of this cluster to validate, no validator to build
@@ -140,7 +141,7 @@ def repository_config(repo: Path) -> dict[str, Any]:
     document = yamlio.load_file(path, REPOSITORY_CONFIG)
     if not isinstance(document, dict):
         return {}
-    wanted = ("house_rules", "rules", "strict_schemas", "kubernetes_version")
+    wanted = ("house_rules", "rules", "strict_schemas", "kubernetes_version", "schemas")
     return {key: document[key] for key in wanted if key in document}
 
 

@@ -586,6 +586,10 @@ def _pod_creators(render: ClusterRender) -> set[str]:
     return namespaces
 
 
+def _label_domain(key: str) -> str:
+    return key.split("/", 1)[0] if "/" in key else ""
+
+
 @rule("policy/service-selector", E, "a Service selects no pod template rendered in its namespace")
 def service_selector(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     templates: dict[str, list[tuple[RenderedObject, dict[str, str]]]] = {}
@@ -594,10 +598,13 @@ def service_selector(render: ClusterRender, context: RuleContext) -> Iterator[Fi
         if template is not None:
             templates.setdefault(obj.namespace, []).append((obj, labels_of(template)))
     external = _pod_creators(render)
-    operators: dict[str, set[str]] = {}
+    operators: dict[str, set[tuple[str, str]]] = {}  # namespace -> (label domain of the group, resource name)
     for obj in render.objects:
-        if obj.namespace and group_of(obj) not in BUILTIN_GROUPS and group_of(obj) not in POD_NEUTRAL_GROUPS:
-            operators.setdefault(obj.namespace, set()).add(obj.name)
+        group = group_of(obj)
+        if obj.namespace and group not in BUILTIN_GROUPS and group not in POD_NEUTRAL_GROUPS:
+            parts = group.split(".")
+            for start in range(len(parts) - 1):  # postgresql.cnpg.io labels its pods cnpg.io/cluster=<name>
+                operators.setdefault(obj.namespace, set()).add((".".join(parts[start:]), obj.name))
     for obj in render.objects:
         if obj.kind != "Service" or group_of(obj) != "":
             continue
@@ -608,8 +615,8 @@ def service_selector(render: ClusterRender, context: RuleContext) -> Iterator[Fi
         own = [item for item in candidates if item[0].kustomization == obj.kustomization]
         if not candidates or (not own and obj.namespace in external):
             continue  # nothing rendered to compare with, or pods come from a chart/operator
-        if set(selector.values()) & operators.get(obj.namespace, set()):
-            continue  # pods an operator creates for its custom resource carry the resource's name
+        if any((_label_domain(k), v) in operators.get(obj.namespace, set()) for k, v in selector.items()):
+            continue  # pods an operator creates for its custom resource: labelled with its domain and the name
         if any(match_map(selector, labels) for _, labels in candidates):
             continue
         closest = min(candidates, key=lambda item: sum(item[1].get(k) != v for k, v in selector.items()))
