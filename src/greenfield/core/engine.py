@@ -184,8 +184,6 @@ class EngineOptions:
     crd_scopes: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
-
-
 # -- helpers ----------------------------------------------------------------------------------------
 
 def normalise_path(path: Any) -> str | None:
