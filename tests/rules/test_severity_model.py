@@ -252,3 +252,24 @@ spec: {selector: {cnpg.io/cluster: postgres18, cnpg.io/instanceRole: primary}}
     assert findings(text, "policy/service-selector", FOREIGN) == []
     assert findings(text.replace("cnpg.io/cluster: postgres18", "cnpg.io/cluster: other"), "policy/service-selector",
                     FOREIGN)
+
+
+def test_a_kustomization_of_a_source_flux_operator_creates_says_why_it_is_not_rendered() -> None:
+    text = """
+apiVersion: fluxcd.controlplane.io/v1
+kind: FluxInstance
+metadata: {name: flux, namespace: flux-system}
+spec: {sync: {kind: GitRepository, name: cluster-repository, url: "https://example.com/r.git", path: x}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: flux-system}
+spec: {path: ./apps, sourceRef: {kind: GitRepository, name: cluster-repository}}
+"""
+    renders = renders_from_text(text)
+    for render in renders.values():
+        node = render.kustomizations[next(k for k in render.kustomizations if k.name == "apps")]
+        node.built, node.error = False, "source GitRepository/flux-system/cluster-repository not found"
+    context = make_context(renders, None, FOREIGN)
+    found = [f for f in run_rules(context, only=["graph/reference-missing"]) if f.object.endswith("/apps")]
+    assert [(f.severity, "FluxInstance" in f.message) for f in found] == [(Severity.INFO, True)]

@@ -517,8 +517,8 @@ def reference_missing(render: ClusterRender, context: RuleContext) -> Iterator[F
         ref = as_dict(node.spec.get("sourceRef"))
         kind, name = text(ref.get("kind")), text(ref.get("name"))
         namespace = text(ref.get("namespace")) or node.key.namespace
-        if kind and name and not is_built(node) and (kind, namespace, name) in operator_sources and \
-                not _exists(index, SOURCE_GROUP, kind, namespace, name):
+        if kind and name and not is_built(node) and node.error.startswith("source ") and \
+                (kind, namespace, name) in operator_sources and not _exists(index, SOURCE_GROUP, kind, namespace, name):
             # flux-operator creates it in the cluster: the reference holds, but nothing of it is rendered offline
             yield node_finding("graph/reference-missing", INFO, node,
                                f"sourceRef {kind} {namespace}/{name} is created by a FluxInstance's spec.sync: "
