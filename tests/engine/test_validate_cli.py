@@ -60,7 +60,7 @@ def test_without_house_rules_an_undefined_variable_is_a_warning(tmp_path: Path, 
     repo = make_repo(tmp_path, "undefined-variable")
     result = greenfield("--format", "json", cwd=repo, cache=build_cache)
     assert result.returncode == 0
-    [item] = [f for f in json.loads(result.stdout) if f["rule"] == "substitution/undefined-variable"]
+    [item] = [f for f in json.loads(result.stdout)["findings"] if f["rule"] == "substitution/undefined-variable"]
     assert item["severity"] == "warning"
 
 
