@@ -154,7 +154,8 @@ def test_only_the_invoked_command_prepares_early(monkeypatch: pytest.MonkeyPatch
 def test_cli_exit_codes_and_output_survive_the_fast_exit(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, "undefined-variable")
     environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "greenfield", "validate", "--no-schema", "--format", "json",
+    # an undefined variable is a warning outside house rules (Flux substitutes ""): --strict makes it fail
+    command = [sys.executable, "-m", "greenfield", "validate", "--no-schema", "--strict", "--format", "json",
                "--cache-dir", str(tmp_path / "cache")]
     first = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300, env=environment,
                            check=False)

@@ -25,7 +25,9 @@ def test_clean_repo_exits_zero_with_a_summary(tmp_path: Path, build_cache: Path)
 
 def test_json_lists_findings_and_exit_one(tmp_path: Path, build_cache: Path) -> None:
     repo = make_repo(tmp_path, "undefined-variable")
-    result = greenfield("--format", "json", cwd=repo, cache=build_cache)
+    # the fixture has no platform.yaml: an undefined variable is a warning there (Flux substitutes "") and an
+    # error with house rules, which this test asks for to see the exit code of an error
+    result = greenfield("--format", "json", "--house-rules", cwd=repo, cache=build_cache)
     assert result.returncode == 1
     findings = json.loads(result.stdout)["findings"]
     [item] = [f for f in findings if f["rule"] == "substitution/undefined-variable"]
@@ -43,15 +45,23 @@ def test_text_line_format(tmp_path: Path, build_cache: Path) -> None:
 
 def test_junit_and_github_formats(tmp_path: Path, build_cache: Path) -> None:
     repo = make_repo(tmp_path, "runtime-placeholder")
-    junit = greenfield("--repo", str(repo), "--format", "junit", cwd=tmp_path, cache=build_cache)
+    junit = greenfield("--repo", str(repo), "--format", "junit", "--house-rules", cwd=tmp_path, cache=build_cache)
     suite = ET.fromstring(junit.stdout)
     assert int(suite.get("failures", "0")) == 1
     failure = suite.find(".//testcase[@name='flux-system/podinfo']/failure")
     assert failure is not None and "substitution/runtime-placeholder" in (failure.text or "")
-    github = greenfield("--repo", str(repo), "--format", "github", cwd=tmp_path, cache=build_cache)
+    github = greenfield("--repo", str(repo), "--format", "github", "--house-rules", cwd=tmp_path, cache=build_cache)
     assert github.returncode == 1
     assert any(line.startswith("::error file=kubernetes/apps/podinfo/app/configmap.yaml,line=2,"
                                "title=substitution/runtime-placeholder::") for line in github.stdout.splitlines())
+
+
+def test_without_house_rules_an_undefined_variable_is_a_warning(tmp_path: Path, build_cache: Path) -> None:
+    repo = make_repo(tmp_path, "undefined-variable")
+    result = greenfield("--format", "json", cwd=repo, cache=build_cache)
+    assert result.returncode == 0
+    [item] = [f for f in json.loads(result.stdout)["findings"] if f["rule"] == "substitution/undefined-variable"]
+    assert item["severity"] == "warning"
 
 
 def test_warnings_fail_only_with_strict(tmp_path: Path, build_cache: Path) -> None:

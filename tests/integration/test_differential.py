@@ -21,6 +21,7 @@ import pytest
 
 from greenfield.adapters.upstream import FluxBuild, Kubeconform, normalise, object_key
 from greenfield.app.inventory import load_inventory
+from greenfield.core.scope import ScopeIndex, drop_cluster_scoped_namespace, is_crd
 from greenfield.errors import CommandError
 
 pytestmark = pytest.mark.integration
@@ -68,13 +69,16 @@ def _reproduction(flux: FluxBuild, node: Any, repo: Path, file: Path) -> str:
     return " ".join(command.argv)
 
 
-def _compare_cluster(flux: FluxBuild, cluster: str, cluster_render: Any, repo_copy: Path, scratch: Path
-                     ) -> tuple[list[str], int]:
-    """Disagreements (with reproductions) and the number of Kustomizations compared."""
+def _compare_cluster(flux: FluxBuild, cluster: str, cluster_render: Any, repo_copy: Path, scratch: Path,
+                     built_only: bool = False) -> tuple[list[str], int]:
+    """Disagreements (with reproductions) and the number of Kustomizations compared. With `built_only`, only the
+    Kustomizations the engine built (a corpus repository whose sources or bootstrap objects are not all known)."""
     problems: list[str] = []
     compared = 0
+    # the API server drops the namespace kustomize stamps on cluster-scoped objects; the engine applies the same
+    scopes = ScopeIndex().with_crds(o.body for o in cluster_render.objects if is_crd(o.body))
     for node in cluster_render.ordered_kustomizations():
-        if node.synthetic or (not node.built and not node.error):
+        if node.synthetic or (not node.built and not node.error) or (built_only and not node.built):
             continue  # a stand-in root, or a source that is not in the repository: nothing to build
         path = repo_copy / node.path
         file = flux.kustomization_file(node.body, node.substitutions, scratch)
@@ -91,7 +95,9 @@ def _compare_cluster(flux: FluxBuild, cluster: str, cluster_render: Any, repo_co
             problems.append(f"{cluster} {node.key}: the engine failed ({node.error}) but flux built it\n"
                             f"    repro: {repro}")
             continue
-        ours = {object_key(o.body): normalise(o.body) for o in node.objects}
+        for body in theirs:
+            drop_cluster_scoped_namespace(body, scopes)
+        ours = {object_key(o.body): normalise(o.body) for o in node.objects if not o.chart}
         upstream = {object_key(o): normalise(o) for o in theirs}
         for key in sorted(set(ours) | set(upstream)):
             if ours.get(key) != upstream.get(key):
@@ -154,6 +160,38 @@ def test_engine_output_equals_flux_build(name: str, options: dict[str, Any], flu
         results = list(pool.map(one, sorted(renders.items())))
     problems = [p for found, _n in results for p in found]
     assert sum(n for _p, n in results) > 0, f"{name}: no Kustomization was compared"
+    assert problems == [], "\n".join(problems)
+
+
+# --- the same comparison on real repositories of the shared corpus ----------------------------------------------
+CORPUS = REPO.parent / "shared" / "corpus"
+# repositories whose Kustomizations the engine builds today (others wait for their bootstrap-created sources)
+CORPUS_REPOSITORIES = {
+    "fluxcd__flux2-hub-spoke-example": ["hub"],
+    "fluxcd__flux2-multi-tenancy": ["clusters/staging"],
+    "rcdailey__home-ops": ["kubernetes/flux/cluster"],
+    "toboshii__home-ops": ["cluster/flux"],
+    "billimek__k8s-gitops": ["setup/flux/cluster"],
+}
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", sorted(CORPUS_REPOSITORIES))
+def test_engine_output_equals_flux_build_on_corpus_repositories(name: str, flux: FluxBuild, tmp_path: Path) -> None:
+    source = CORPUS / "repos" / name
+    assert source.is_dir(), f"the shared corpus is missing at {CORPUS}"
+    repo = tmp_path / "engine" / "repo"
+    shutil.copytree(source, repo, symlinks=True)
+    renders = _render(repo, {"cluster_paths": CORPUS_REPOSITORIES[name]}, tmp_path / "cache")
+    problems, compared = [], 0
+    for cluster, cluster_render in sorted(renders.items()):
+        copy = tmp_path / "flux" / cluster
+        shutil.copytree(repo, copy, symlinks=True)
+        found, count = _compare_cluster(flux, cluster, cluster_render, copy, tmp_path / "ks" / cluster,
+                                        built_only=True)
+        problems += found
+        compared += count
+    assert compared > 0, f"{name}: no Kustomization was built to compare"
     assert problems == [], "\n".join(problems)
 
 

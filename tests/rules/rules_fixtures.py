@@ -115,4 +115,6 @@ def make_context(renders: dict[str, ClusterRender], inventory: Inventory | None 
     settings = {}
     if inventory is not None:
         settings = {name: cluster_settings(inventory, name) for name in inventory.clusters}
-    return RuleContext(renders=renders, inventory=inventory, settings=settings, options=options or {})
+    # these fixtures test the rules as our platform runs them: house rules on unless a test says otherwise
+    return RuleContext(renders=renders, inventory=inventory, settings=settings,
+                       options={"house_rules": True, **(options or {})})

@@ -134,9 +134,13 @@ def test_kubernetes_version_selection(tmp_path: Path) -> None:
     versions = builtin_versions()
     assert "1.34" in versions and versions == sorted(versions, key=lambda v: tuple(map(int, v.split("."))))
     assert BuiltinSchemas("v1.30.2").version == "1.30"
-    assert builtin_schemas("1.99").version == versions[-1]  # newer than shipped: the newest schemas
-    with pytest.raises(InputError, match=r"no built-in schemas for Kubernetes 1\.10"):
+    with pytest.raises(InputError, match=r"no built-in schemas for Kubernetes 1\.10") as older:
         build_schema_validator("1.10", [], tmp_path, [])
+    assert "supported: 1.25," in str(older.value.hint)
+    # newer than shipped: an error naming the supported versions, never a silent fall-back to older schemas
+    with pytest.raises(InputError, match=r"no built-in schemas for Kubernetes 1\.99") as newer:
+        builtin_schemas("1.99")
+    assert f"supported: {', '.join(versions)}" in str(newer.value.hint)
     with pytest.raises(InputError, match="not a Kubernetes version"):
         build_schema_validator("latest", [], tmp_path, [])
 

@@ -143,17 +143,18 @@ def builtin_versions() -> list[str]:
 
 
 def _builtin_directory(kubernetes_version: str) -> tuple[Path, str]:
-    """The strict schema folder for a version: the newest one not newer than it (patch ignored); a version
-    newer than the newest shipped uses the newest."""
+    """The strict schema folder of a version's MAJOR.MINOR (patch ignored). A version without its own schemas is
+    an error naming the supported ones: validating a newer cluster with older schemas would silently accept
+    fields it does not serve, and reject the ones it added."""
     wanted = _minor(kubernetes_version)
-    versions = [_minor(v) for v in builtin_versions()]
-    if not versions:
+    supported = builtin_versions()
+    if not supported:
         raise InputError("kubernetes-validate ships no strict schemas", hint="reinstall it with ./scripts/setup")
-    older = [v for v in versions if v <= wanted]
-    if not older:
+    if wanted not in [_minor(v) for v in supported]:
         raise InputError(f"no built-in schemas for Kubernetes {kubernetes_version}",
-                         hint=f"supported: {', '.join(builtin_versions())}")
-    major, minor = older[-1]
+                         hint=f"supported: {', '.join(supported)}; pass --kubernetes-version (or set "
+                              "kubernetes_version in .greenfield.yaml) to one of them, or --no-schema")
+    major, minor = wanted
     return _kubernetes_validate_root() / f"v{major}.{minor}.0-local-strict", f"{major}.{minor}"
 
 

@@ -69,7 +69,12 @@ def normalise(body: dict[str, Any]) -> dict[str, Any]:
                 labels.pop(label, None)
             if not labels:
                 metadata.pop("labels")
-    if document.get("kind") == "Secret" and "sops" in document:
+    masked = document.get("kind") == "Secret" and any(
+        value == "**SOPS**" for field in ("data", "stringData") if isinstance(document.get(field), dict)
+        for value in document[field].values())
+    if document.get("kind") == "Secret" and ("sops" in document or masked):
+        # flux build drops the sops metadata and masks the values (**SOPS**); the engine keeps them opaque
+        document.pop("sops", None)
         for field in ("data", "stringData"):
             if isinstance(document.get(field), dict):
                 document[field] = dict.fromkeys(document[field], "<sops>")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender, NamespacedName
 from greenfield.core.repo_config import CONFIG_FILE as CONFIG
 from greenfield.core.repo_config import rule_severity
-from greenfield.core.rules.base import RuleContext, run_rules
+from greenfield.core.rules.base import RuleContext, apply_rule_overrides, parse_rule_overrides, run_rules
 from greenfield.core.rules.graph import bootstrap_groups
 from greenfield.core.settings import cluster_settings
 from greenfield.errors import CommandError, GreenfieldError, InputError
@@ -49,7 +50,9 @@ class ValidateOptions:
     require_charts: bool = False  # a chart that is not available locally is a warning
     prefetch: Prefetch | None = None  # builds the CLI started before importing the rest (see app/prefetch.py)
     config_file: Path | None = None  # --config: the repository config file (default <repo>/.greenfield.yaml)
-    strict_schemas: bool = False  # a missing schema is an error instead of info
+    house_rules: bool | None = None  # None: the repository decides (platform.yaml, .greenfield.yaml house_rules)
+    strict_schemas: bool | None = None  # a missing schema is an error (None: .greenfield.yaml, else house rules)
+    rules: dict[str, str] = field(default_factory=dict)  # per rule id / prefix: error|warning|info|off (wins)
 
 
 @dataclass
@@ -110,7 +113,8 @@ def _schema_findings(renders: dict[str, ClusterRender], version: str, locations:
     except ImportError:  # pragma: no cover - the schema store is delivered separately
         return [], ["schema validation unavailable (greenfield.adapters.schemas missing)"]
     findings: list[Finding] = []
-    configured = locations or default_schema_locations()
+    # CRDs of the tree (and its charts) first, then the configured locations, then the catalog ($GREENFIELD_SCHEMAS)
+    configured = list(dict.fromkeys([*locations, *default_schema_locations()]))
     for name, render in renders.items():
         if only is not None and not only.get(name):
             continue  # --changed-since: nothing of this cluster to validate, no validator to build
@@ -124,11 +128,48 @@ def _schema_findings(renders: dict[str, ClusterRender], version: str, locations:
 
 
 BOOTSTRAP_DEFINITIONS = "bootstrap/bootstrap.yaml"
+REPOSITORY_CONFIG = ".greenfield.yaml"
+TALOS_FILES = ("talconfig.yaml", "talenv.yaml")  # talhelper: `kubernetesVersion: v1.x.y`
+
+
+def repository_config(repo: Path) -> dict[str, Any]:
+    """The fields of the repository config file (`.greenfield.yaml`) the rules read: house_rules, rules,
+    strict_schemas, kubernetes_version. (The config file's full model and its errors are core/repo_config.py's.)"""
+    path = repo / REPOSITORY_CONFIG
+    if not path.is_file():
+        return {}
+    document = yamlio.load_file(path, REPOSITORY_CONFIG)
+    if not isinstance(document, dict):
+        return {}
+    wanted = ("house_rules", "rules", "strict_schemas", "kubernetes_version", "schemas")
+    return {key: document[key] for key in wanted if key in document}
+
+
+def talos_kubernetes_version(repo: Path) -> tuple[str, str] | None:
+    """(version, file) of the newest `kubernetesVersion` the repository's Talos configuration pins (talhelper's
+    talconfig.yaml / talenv.yaml), or None."""
+    found: list[tuple[tuple[int, ...], str, str]] = []
+    for name in TALOS_FILES:
+        for path in sorted(repo.rglob(name)):
+            if any(part.startswith(".") for part in path.relative_to(repo).parts):
+                continue
+            with contextlib.suppress(GreenfieldError, OSError):
+                document = yamlio.load_file(path)
+                value = str(document.get("kubernetesVersion") or "") if isinstance(document, dict) else ""
+                numbers = re.match(r"^v?(\d+)\.(\d+)", value)
+                if numbers:
+                    found.append(((int(numbers[1]), int(numbers[2])), value.lstrip("v"),
+                                  path.relative_to(repo).as_posix()))
+    return (max(found)[1], max(found)[2]) if found else None
 
 
 def repository_rule_options(repo: Path, inventory: Inventory | None, given: dict[str, Any]) -> dict[str, Any]:
-    """Rule options the repository itself states: the bootstrap's CRD groups, the SPIRE flag; given ones win."""
-    derived: dict[str, Any] = {}
+    """Rule options the repository itself states: house rules (platform.yaml at the root, or `house_rules` in
+    .greenfield.yaml), per-rule overrides, the bootstrap's CRD groups, the SPIRE flag; given ones win."""
+    config = repository_config(repo)
+    derived: dict[str, Any] = {"house_rules": bool(config.get("house_rules", (repo / "platform.yaml").is_file()))}
+    if "rules" in config:
+        derived["rules"] = config["rules"]
     definitions = repo / BOOTSTRAP_DEFINITIONS
     if definitions.is_file():
         # a broken definitions file is the bootstrap's to report; the rules then fall back to their defaults
@@ -202,6 +243,53 @@ def configured_severities(findings: list[Finding], overrides: dict[str, str]) ->
     return kept
 
 
+def _kubernetes_versions(repo: Path, inventory: Inventory | None, options: ValidateOptions, config: dict[str, Any]
+                         ) -> tuple[str, str, Finding | None]:
+    """(the version charts are templated for, the version of the built-in schemas, an info finding when they
+    differ). A version the user names (flag, .greenfield.yaml, platform.yaml) is used as is: without schemas for
+    it, validation stops with an error. A version read from the Talos configuration is the repository's own
+    claim: when no schemas exist for it the newest ones are used, and an info finding says so."""
+    named = options.kubernetes_version or str(config.get("kubernetes_version") or "") or (
+        inventory.platform.versions.kubernetes if inventory is not None else "")
+    if named:
+        return named, named, None
+    talos = talos_kubernetes_version(repo)
+    if talos is None:
+        return DEFAULT_KUBERNETES_VERSION, DEFAULT_KUBERNETES_VERSION, None
+    version, file = talos
+    supported = builtin_schema_versions()
+    if not supported or ".".join(version.split(".")[:2]) in supported:
+        return version, version, None
+    newest = supported[-1]
+    note = Finding("schema/kubernetes-version", Severity.INFO,
+                   f"{file} pins Kubernetes {version}; built-in schemas exist for {', '.join(supported)}: built-in "
+                   f"kinds are validated with the {newest} schemas", file=file,
+                   hint="set kubernetes_version in .greenfield.yaml (or --kubernetes-version) to choose the schemas")
+    return version, newest, note
+
+
+def builtin_schema_versions() -> list[str]:
+    try:
+        from greenfield.adapters.schemas import builtin_versions
+    except ImportError:  # pragma: no cover - the schema store is delivered separately
+        return []
+    return builtin_versions()
+
+
+def _check_schema_version(version: str) -> None:
+    try:
+        from greenfield.adapters.schemas import builtin_schemas
+    except ImportError:  # pragma: no cover
+        return
+    builtin_schemas(version)
+
+
+def _graded_schema_findings(findings: list[Finding], strict: bool) -> list[Finding]:
+    """A missing schema is info (the live cluster knows whether the kind is served), an error with strict schemas."""
+    wanted = Severity.ERROR if strict else Severity.INFO
+    return [replace(f, severity=wanted) if f.rule == "schema/not-found" else f for f in findings]
+
+
 def _label(render: ClusterRender, key: NamespacedName) -> str:
     return "" if render.kustomizations[key].synthetic else str(key)
 
@@ -218,12 +306,24 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     config = loaded.config
     targets = select_clusters(repo, inventory, list(clusters or []), options.cluster_paths, config.clusters)
     cache_dir = options.cache_dir  # the base (--cache-dir), None for the user's cache; never in the repository
-    version = options.kubernetes_version or config.kubernetes_version or (
-        inventory.platform.versions.kubernetes if inventory is not None else DEFAULT_KUBERNETES_VERSION)
+    version, schema_version, version_note = _kubernetes_versions(
+        repo, inventory, options, {"kubernetes_version": config.kubernetes_version or ""})
     if version.count(".") == 1:
         version += ".0"
     schemas = [*options.schemas, *(item if "://" in item or "{" in item else str(loaded.path(item))
                                    for item in config.schemas)]
+    house_rules = options.house_rules if options.house_rules is not None else (
+        config.house_rules if config.house_rules is not None else (repo / "platform.yaml").is_file())
+    rules = {**dict(config.rules), **options.rules}
+    try:
+        overrides = parse_rule_overrides(rules)
+    except ValueError as error:
+        raise InputError(str(error), path=str(loaded.file or CONFIG),
+                         hint="map a rule id (or a prefix ending in '/') to error, warning, info or off") from error
+    strict_schemas = options.strict_schemas if options.strict_schemas is not None else bool(
+        config.strict_schemas or house_rules)
+    if options.schema:
+        _check_schema_version(schema_version)  # an unsupported version fails before anything is rendered
     render_options = RenderOptions(cluster_paths=options.cluster_paths, substitute_from=options.substitute_from,
                                    cache_dir=cache_dir, use_cache=options.use_cache,
                                    strict=options.strict_substitution,
@@ -261,10 +361,8 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
             rule_clusters = [name for name in renders if affected[name]]
 
     step = time.perf_counter()
-    house_rules = config.house_rules if config.house_rules is not None else (repo / "platform.yaml").is_file()
-    given = {"require_charts": options.require_charts, "house_rules": house_rules,
-             "rule_severity": dict(config.rules), "strict_schemas": options.strict_schemas or config.strict_schemas,
-             **options.rule_options}
+    given = {"require_charts": options.require_charts, "house_rules": house_rules, "rules": rules,
+             "rule_severity": dict(config.rules), "strict_schemas": strict_schemas, **options.rule_options}
     context = RuleContext(renders=renders, inventory=inventory, settings=settings,
                           options=repository_rule_options(repo, inventory, given))
     findings = run_rules(context, options.only_rules or None, rule_clusters)
@@ -274,13 +372,15 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     if options.schema:
         step = time.perf_counter()
         schema_cache = default_cache_dir(repo, cache_dir) / "schemas"
-        schema_findings, schema_notes = _schema_findings(renders, version, schemas, schema_cache,
+        schema_findings, schema_notes = _schema_findings(renders, schema_version, schemas, schema_cache,
                                                          schema_scope)
-        findings.extend(schema_findings)
+        if version_note is not None:
+            schema_findings.append(version_note)
+        findings.extend(_graded_schema_findings(schema_findings, strict_schemas))
         notes.extend(schema_notes)
         timings["schema"] = time.perf_counter() - step
 
-    findings = configured_severities(findings, dict(config.rules))
+    findings = apply_rule_overrides(findings, overrides)  # the config file's and --rule's, also on schema findings
     report = ValidationReport(repo, targets, renders, [], timings, notes=notes, config=loaded)
     if changed is not None and affected is not None:
         report.changed_files = changed

@@ -164,6 +164,14 @@ def command(
     require_charts: bool = typer.Option(False, "--require-charts",
                                         help="Warn about every HelmRelease whose chart is not available locally."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display (there is none in CI or off a tty)."),
+    strict_schemas: bool = typer.Option(False, "--strict-schemas",
+                                        help="A kind without a schema is an error (default: info; on with house "
+                                             "rules)."),
+    house_rules: bool | None = typer.Option(None, "--house-rules/--no-house-rules",
+                                            help="Run the house rules (PSA labels, privileged pods, story/*) "
+                                                 "(default: when platform.yaml is at the repository root)."),
+    rule: list[str] = typer.Option([], "--rule", help="RULE=error|warning|info|off: a rule's (or a prefix/'s) "
+                                                      "severity (repeatable)."),
 ) -> None:
     """Render every cluster offline as Flux would and report what breaks reconciliation."""
     root = repo_option(repo)
@@ -179,7 +187,9 @@ def command(
                               kubernetes_version=kubernetes_version, schema=not no_schema,
                               changed_since=changed_since, cache_dir=cache_dir, use_cache=not no_cache,
                               strict_substitution=strict_substitution, chart_dirs=chart_dir,
-                              require_charts=require_charts, prefetch=prefetch, config_file=config)
+                              require_charts=require_charts, prefetch=prefetch, config_file=config,
+                              strict_schemas=True if strict_schemas else None, house_rules=house_rules,
+                              rules=_rule_overrides(rule))
     try:
         with progress("greenfield validate: rendering and checking", quiet):
             report = validate_repository(root, cluster, options)
@@ -207,6 +217,17 @@ def command(
 
 
 _early: list[Prefetch] = []
+
+
+def _rule_overrides(values: list[str]) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for value in values:
+        name, sep, level = value.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--rule {value}: expected RULE=error|warning|info|off",
+                             hint="e.g. --rule policy/psa-label=off or --rule graph/=warning")
+        overrides[name.strip()] = level.strip()
+    return overrides
 
 
 def _option(argv: Sequence[str], name: str) -> str | None:

@@ -36,6 +36,7 @@ from greenfield.core.model import (
     api_group,
 )
 from greenfield.core.repo_config import normalise_url
+from greenfield.core.scope import ScopeIndex, drop_cluster_scoped_namespace, is_crd
 from greenfield.core.sources import (
     ARTIFACT_GENERATOR,
     BootstrapFacts,
@@ -178,16 +179,8 @@ class EngineOptions:
     bootstrap: BootstrapFacts | None = None  # what the repository's own bootstrap creates (read by the caller)
     repository_copies: list[RepositoryCopy] = field(default_factory=list)  # config `sources:` (local copies)
     in_cluster: list[dict[str, Any]] = field(default_factory=list)  # config `in_cluster:` objects (not CM/Secret)
-
-
-# kinds helm installs without a namespace: everything else lands in the release namespace
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "PriorityClass",
-    "StorageClass", "PersistentVolume", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "APIService", "IngressClass",
-    "RuntimeClass", "CSIDriver", "CSINode", "VolumeSnapshotClass", "Node", "ClusterIssuer",
-    "GatewayClass", "ClusterPolicy", "CiliumClusterwideNetworkPolicy",
-})
+    # (group, kind) -> "Cluster" | "Namespaced" of CRDs installed outside the tree (bootstrap, in-cluster)
+    crd_scopes: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -394,6 +387,7 @@ class _ClusterRun:
         self._bootstrap_sync()
         self._explain_unbuilt()
         self._helm_releases()
+        self._drop_cluster_scoped_namespaces()
         return self.render
 
     def _sync_for_entry(self, first: BuildOutput) -> SyncSource | None:
@@ -433,6 +427,16 @@ class _ClusterRun:
             reason = node.error or "the engine did not reach it"
             node.notes.append(EngineNote("not-built", f"Kustomization {node.key} is not built: {reason}",
                                          node.file, node.line))
+    def _scopes(self, extra: Iterable[Mapping[str, Any]] = ()) -> ScopeIndex:
+        crds = [obj.body for obj in self.render.objects if is_crd(obj.body)]
+        return ScopeIndex(self.options.crd_scopes).with_crds([*crds, *(body for body in extra if is_crd(body))])
+
+    def _drop_cluster_scoped_namespaces(self) -> None:
+        """The namespace kustomize stamped on a cluster-scoped object (targetNamespace, `namespace:`) is dropped
+        by the API server: drop it here too, with the scope of every CRD the cluster renders."""
+        scopes = self._scopes()
+        for obj in self.render.objects:
+            drop_cluster_scoped_namespace(obj.body, scopes)
 
     # -- walking -------------------------------------------------------------------------------------
     def _walk(self, start: list[KustomizationNode], prebuilt: dict[BuildRequest, BuildOutput]) -> None:
@@ -997,7 +1001,9 @@ class _ClusterRun:
                 common_metadata_json=json.dumps(_as_dict(spec.get("commonMetadata")), sort_keys=True),
                 origin=(info.key.namespace, info.key.name)))
         nodes = {("" if node.synthetic else str(node.key)): node for node in self.render.kustomizations.values()}
-        for info, output in zip(releases, charts.render_many(requests), strict=True):
+        outputs = charts.render_many(requests)
+        scopes = self._scopes(body for output in outputs for body in output.documents)
+        for info, output in zip(releases, outputs, strict=True):
             node = nodes.get(info.kustomization)
             if node is not None:
                 node.inputs.extend(name for name in output.inputs if name not in node.inputs)
@@ -1020,8 +1026,8 @@ class _ClusterRun:
             for body, source in zip(output.documents, sources, strict=False):
                 body = json.loads(json.dumps(body))
                 metadata = body.setdefault("metadata", {})
-                if isinstance(metadata, dict) and not metadata.get("namespace") \
-                        and str(body.get("kind", "")) not in CLUSTER_SCOPED:
+                if isinstance(metadata, dict) and not metadata.get("namespace") and scopes.cluster_scoped(
+                        api_group(str(body.get("apiVersion", ""))), str(body.get("kind", ""))) is not True:
                     metadata["namespace"] = info.release_namespace
                 node.objects.append(RenderedObject(body=body, cluster=self.cluster, kustomization=info.kustomization,
                                                    file=source or output.file, chart=origin))

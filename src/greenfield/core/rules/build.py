@@ -7,10 +7,12 @@ turn the notes into findings and add the checks that need the whole cluster (dup
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from greenfield.core.engine import duplicate_objects
 from greenfield.core.findings import Finding, Severity
-from greenfield.core.model import FLUX_KUSTOMIZATION, ClusterRender, EngineNote, KustomizationNode
+from greenfield.core.model import FLUX_KUSTOMIZATION, ClusterRender, EngineNote, KustomizationNode, RenderedObject
+from greenfield.core.rules._helpers import parse_key
 from greenfield.core.rules.base import RuleContext, rule
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -121,17 +123,61 @@ def not_built(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
 
 @rule("build/duplicate-object", E, "the same object (group/kind/namespace/name) is applied by two Kustomizations")
 def duplicate_object(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
-    for (group, kind, namespace, name), objects in sorted(duplicate_objects(render).items()):
+    """Two Kustomizations applying one object do not fail in Flux (within one build kustomize itself fails: that is
+    build/kustomize-error). Each apply takes the object over (its kustomize.toolkit.fluxcd.io/name labels) and
+    only the owner prunes it (fluxcd/pkg ssa DeleteAll keeps objects whose owner labels name another
+    Kustomization). Identical copies are therefore harmless (info); different copies overwrite each other on
+    every reconciliation (warning). Our house rule wants one owner per object (error)."""
+    for (group, kind, namespace, name), found in sorted(duplicate_objects(render).items()):
         if (group, kind) == FLUX_KUSTOMIZATION:
             continue  # graph/duplicate-kustomization reports these
-        owners = sorted({o.kustomization or "(cluster entry)" for o in objects})
-        label = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
-        for obj in objects[1:]:
-            yield Finding(rule="build/duplicate-object", severity=E, cluster=render.cluster,
-                          kustomization=obj.kustomization, object=label, file=obj.file, line=obj.line,
-                          message=f"{label} is applied by {len(owners)} Kustomizations ({', '.join(owners)}): "
-                                  "they fight over it and pruning one deletes it",
-                          hint="keep the object in one Kustomization only")
+        # a Kustomization with spec.kubeConfig (or under one) applies to another cluster: only copies bound for the
+        # same cluster meet
+        by_target: dict[str, list[RenderedObject]] = {}
+        for obj in found:
+            by_target.setdefault(_target_cluster(render, obj.kustomization), []).append(obj)
+        for objects in by_target.values():
+            if len({o.kustomization for o in objects}) > 1:
+                yield from _duplicates(render, context, kind, namespace, name, objects)
+
+
+def _target_cluster(render: ClusterRender, kustomization: str) -> str:
+    """The kubeConfig secret a Kustomization (or an ancestor) applies through; "" for the cluster itself."""
+    key = parse_key(kustomization)
+    seen = 0
+    while key is not None and key in render.kustomizations and seen < 100:
+        node = render.kustomizations[key]
+        secret = node.spec.get("kubeConfig")
+        if isinstance(secret, dict) and secret:
+            reference = secret.get("secretRef") or secret.get("configMapRef")
+            name = reference.get("name") if isinstance(reference, dict) else reference
+            return f"{key.namespace}/{name}"
+        key, seen = node.parent, seen + 1
+    return ""
+
+
+def _duplicates(render: ClusterRender, context: RuleContext, kind: str, namespace: str, name: str,
+            objects: list[RenderedObject]) -> Iterator[Finding]:
+    owners = sorted({o.kustomization or "(cluster entry)" for o in objects})
+    label = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+    identical = all(_content(o.body) == _content(objects[0].body) for o in objects[1:])
+    severity = context.severity(INFO if identical else W)
+    effect = ("equal copies (labels and annotations aside): the last one applied owns it, harmless while they "
+              "stay equal" if identical else "their copies differ, so each reconciliation overwrites the "
+              "other's fields")
+    for obj in objects[1:]:
+        yield Finding(rule="build/duplicate-object", severity=severity, cluster=render.cluster,
+                      kustomization=obj.kustomization, object=label, file=obj.file, line=obj.line,
+                      message=f"{label} is applied by {len(owners)} Kustomizations ({', '.join(owners)}): "
+                              f"{effect}",
+                      hint="keep the object in one Kustomization only (a shared component or a parent)")
+
+
+def _content(body: dict[str, Any]) -> dict[str, Any]:
+    """An object without its labels and annotations (commonMetadata stamps each owner's own: they flip, the
+    object's content does not)."""
+    metadata = {k: v for k, v in (body.get("metadata") or {}).items() if k not in ("labels", "annotations")}
+    return {**body, "metadata": metadata}
 
 
 @rule("build/chart-template", E, "a chart rendered locally (repository path or --chart-dir) fails to template")

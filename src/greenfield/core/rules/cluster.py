@@ -76,7 +76,7 @@ def _owner_of(inventory: Inventory, address: IPv4Address) -> str:
 
 # ---------------------------------------------------------------- load balancer pools
 
-@rule("cluster/lb-pool", E, "CiliumLoadBalancerIPPool blocks equal the cluster's inventory pool, disjoint, in the node subnet")
+@rule("cluster/lb-pool", E, "CiliumLoadBalancerIPPool blocks equal the cluster's inventory pool, disjoint, in the node subnet", house=True)
 def lb_pool(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     cluster = _cluster(render, context)
     if cluster is None or context.inventory is None:
@@ -147,7 +147,7 @@ def _requested_ips(obj: RenderedObject) -> Iterator[tuple[str, str]]:
                         yield path, item.strip()
 
 
-@rule("cluster/lb-ip", E, "every requested load-balancer IP is inside the owning cluster's pool")
+@rule("cluster/lb-ip", E, "every requested load-balancer IP is inside the owning cluster's pool", house=True)
 def lb_ip(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     cluster = _cluster(render, context)
     if cluster is None or context.inventory is None:
@@ -178,7 +178,7 @@ def _is_coredns_service(obj: RenderedObject) -> bool:
             and (obj.name in ("kube-dns", "coredns") or labels_of(obj.body).get("k8s-app") == "kube-dns"))
 
 
-@rule("cluster/coredns-ip", E, "the CoreDNS Service clusterIP is the inventory's, inside the service CIDR")
+@rule("cluster/coredns-ip", E, "the CoreDNS Service clusterIP is the inventory's, inside the service CIDR", house=True)
 def coredns_ip(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     cluster = _cluster(render, context)
     if cluster is None:
@@ -228,7 +228,7 @@ def _expect(path: str, actual: Any, wanted: str, variable: str, *, required: boo
     return (f"values.{path} is {shown or 'unset'} but the inventory says {wanted}", f"set {path}: ${{{variable}}}")
 
 
-@rule("cluster/cilium-values", E, "Cilium cluster id/name, API endpoint and pod CIDR equal the inventory")
+@rule("cluster/cilium-values", E, "Cilium cluster id/name, API endpoint and pod CIDR equal the inventory", house=True)
 def cilium_values(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     cluster = _cluster(render, context)
     if cluster is None:
@@ -285,7 +285,7 @@ def _local_asns(render: ClusterRender) -> list[tuple[RenderedObject, str]]:
     return found
 
 
-@rule("cluster/bgp", E, "BGP local ASN equals the inventory and differs per cluster; peers on the node subnet")
+@rule("cluster/bgp", E, "BGP local ASN equals the inventory and differs per cluster; peers on the node subnet", house=True)
 def bgp(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     cluster = _cluster(render, context)
     if cluster is None:
@@ -321,7 +321,7 @@ def bgp(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
                                   f"{cluster.bgp.peer_asn}", "use peerASN: ${BGP_PEER_ASN}")
 
 
-@rule("cluster/bgp-legacy", E, "the legacy CiliumBGPPeeringPolicy (BGP control plane v1) is rendered")
+@rule("cluster/bgp-legacy", E, "the legacy CiliumBGPPeeringPolicy (BGP control plane v1) is rendered", house=True)
 def bgp_legacy(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in by_kind(render, "CiliumBGPPeeringPolicy", CILIUM_GROUP):
         yield finding("cluster/bgp-legacy", E, obj, "CiliumBGPPeeringPolicy is the legacy BGP control plane (v1)",
@@ -344,7 +344,7 @@ def _specific_values(cluster: Cluster) -> dict[str, str]:
     return values
 
 
-@rule("cluster/foreign-value", E, "an object names another cluster's nodes, IPs or FQDNs")
+@rule("cluster/foreign-value", E, "an object names another cluster's nodes, IPs or FQDNs", house=True)
 def foreign_value(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     cluster = _cluster(render, context)
     if cluster is None or context.inventory is None:
@@ -424,7 +424,7 @@ def _diff(a: Any, b: Any, settings_a: dict[str, str], settings_b: dict[str, str]
         out.append((path, text(a), text(b)))
 
 
-@rule("cluster/render-drift", E, "two clusters' Cilium values differ in more than cluster variables", "platform")
+@rule("cluster/render-drift", E, "two clusters' Cilium values differ in more than cluster variables", "platform", house=True)
 def render_drift(context: RuleContext) -> Iterator[Finding]:
     if context.inventory is None:
         return

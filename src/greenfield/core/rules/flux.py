@@ -62,7 +62,7 @@ def duplicate_install(render: ClusterRender, context: RuleContext) -> Iterator[F
                           "in git")
 
 
-@rule("flux/suspended", W, "a HelmRelease or Kustomization is committed with spec.suspend: true")
+@rule("flux/suspended", W, "a HelmRelease or Kustomization is committed with spec.suspend: true", house=True)
 def suspended(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
         flux_kind = obj.is_kind("helm.toolkit.fluxcd.io", "HelmRelease") or \

@@ -17,6 +17,7 @@ from greenfield.core.model import FLUX_KUSTOMIZATION, ClusterRender, Kustomizati
 from greenfield.core.rules._helpers import (
     BUILTIN_GROUPS,
     SOURCE_GROUP,
+    ancestors,
     annotations_of,
     applied_before,
     as_dict,
@@ -37,7 +38,7 @@ from greenfield.core.rules._helpers import (
 )
 from greenfield.core.rules.base import RuleContext, rule
 
-E = Severity.ERROR
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 # API group → charts whose HelmRelease installs that group's CRDs.
 CRD_PROVIDERS: dict[str, tuple[str, ...]] = {
@@ -129,6 +130,10 @@ def _suggest(name: str, candidates: Iterable[str]) -> str:
 
 @rule("graph/depends-on-missing", E, "dependsOn names a Kustomization/HelmRelease that this cluster does not render")
 def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    """A dependency that never exists keeps the dependent waiting forever (an error). When a Kustomization that
+    is not built offline (its own finding says why) may create the target, that is not known offline: info,
+    naming it. Candidates: the dependent itself and its ancestors (their output holds the dependent's siblings),
+    and an unbuilt Kustomization named like the target (an app's Kustomization applying its HelmRelease)."""
     names = [str(k) for k in render.kustomizations]
     for node in render.ordered_kustomizations():
         for target in depends_on(node):
@@ -138,8 +143,10 @@ def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[
             hint = (f"it exists as {same_name[0]}: set dependsOn namespace" if same_name
                     else _suggest(str(target), names) or
                     f"no Kustomization {target} on cluster {render.cluster}; fix the name or include the app")
-            yield node_finding("graph/depends-on-missing", E, node,
-                               f"dependsOn {target} does not exist on cluster {render.cluster}", hint, render=render)
+            severity, unknown = _unknown_creator(render, [node.key, *ancestors(render, node)], target)
+            yield node_finding("graph/depends-on-missing", severity, node,
+                               f"dependsOn {target} does not exist on cluster {render.cluster}{unknown}", hint,
+                               render=render)
     releases = {r.key for r in helm_releases(render)}
     for release in helm_releases(render):
         for entry in as_list(dig(release.body, "spec", "dependsOn")):
@@ -148,8 +155,13 @@ def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[
                 continue
             target = NamespacedName(text(dig(entry, "namespace")) or release.namespace, name)
             if target not in releases and not _maybe_unbuilt(render, target):
-                yield release_finding("graph/depends-on-missing", E, render, release,
-                                      f"dependsOn HelmRelease {target} does not exist on cluster {render.cluster}",
+                owner = parse_key(release.kustomization)
+                owner_node = render.kustomizations.get(owner) if owner is not None else None
+                chain = [owner_node.key, *ancestors(render, owner_node)] if owner_node is not None else []
+                severity, unknown = _unknown_creator(render, chain, target)
+                yield release_finding("graph/depends-on-missing", severity, render, release,
+                                      f"dependsOn HelmRelease {target} does not exist on cluster {render.cluster}"
+                                      f"{unknown}",
                                       _suggest(str(target), [str(k) for k in releases])
                                       or "HelmRelease dependsOn names HelmReleases (namespace defaults to its own)")
 
@@ -171,6 +183,16 @@ def _maybe_unbuilt(render: ClusterRender, target: NamespacedName) -> bool:
         if target.namespace in namespaces or target.name in node.key.name or target.name in text(node.spec.get("path")):
             return True
     return False
+
+
+def _unknown_creator(render: ClusterRender, chain: list[NamespacedName], target: NamespacedName
+                     ) -> tuple[Severity, str]:
+    """(severity, message suffix) of a missing dependency: info when an unbuilt Kustomization may create it."""
+    candidates = sorted({str(key) for key, node in render.kustomizations.items() if not is_built(node) and (
+        key in chain or key.name == target.name)})
+    if not candidates:
+        return E, ""
+    return INFO, f" (unknown offline: {', '.join(candidates)}, which may create it, is not built)"
 
 
 @rule("graph/cycle", E, "Kustomizations or HelmReleases that depend on each other in a cycle")
@@ -292,8 +314,11 @@ def duplicate_kustomization(render: ClusterRender, context: RuleContext) -> Iter
         if len(objects) < 2:
             continue
         places = ", ".join(sorted(f"{o.file or o.kustomization or 'root'}" for o in objects))
+        # two parents applying one Kustomization: no failure in Flux; equal copies are harmless (info), different
+        # ones flip its spec on every reconciliation of either parent (warning)
+        identical = all(o.body == objects[0].body for o in objects[1:])
         for obj in objects[1:]:
-            yield finding("graph/duplicate-kustomization", E, obj,
+            yield finding("graph/duplicate-kustomization", context.severity(INFO if identical else W), obj,
                           f"Kustomization {namespace}/{name} is defined {len(objects)} times ({places})",
                           "Kustomization names must be unique per cluster: rename one or include the app once")
 
@@ -343,10 +368,13 @@ def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
         if not candidates and any(key in unbuilt for key in before):
             continue  # a Kustomization it waits for is not rendered offline (remote source): it may provide it
         if not candidates:
-            yield finding("graph/crd-order", E, obj,
-                          f"no Kustomization on cluster {render.cluster} provides the CRD of {obj.kind} ({group})",
+            # installed outside the repository (bootstrap, another repository, the cluster's distribution) or
+            # never: only the live cluster knows; if it is never installed Flux fails the apply on every retry
+            yield finding("graph/crd-order", context.severity(INFO), obj,
+                          f"no Kustomization on cluster {render.cluster} provides the CRD of {obj.kind} ({group}): "
+                          "it must exist in the cluster before Flux applies this",
                           "add the CRDs (or the HelmRelease that installs them) to a Kustomization this one dependsOn, "
-                          "or list the group in bootstrap/crds.yaml")
+                          "or declare them where the repository's bootstrap installs them")
             continue
         reachable = {provider: how for provider, how in candidates.items()
                      if provider in before or (provider == where and how == "crd")}
@@ -354,7 +382,8 @@ def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
             continue
         if reachable:
             names = ", ".join(sorted(str(p) if p else "root" for p in reachable))
-            yield finding("graph/crd-order", E, obj,
+            # the dry-run fails until helm-controller has installed the chart; the next retry heals it
+            yield finding("graph/crd-order", context.severity(W), obj,
                           f"{obj.kind} ({group}) waits for {names}, whose HelmRelease installs the CRD, but {names} "
                           "declares no readiness: it is Ready as soon as the HelmRelease object is applied",
                           "give the provider Kustomization healthChecks (the chart's Deployment or the HelmRelease) "
@@ -369,7 +398,10 @@ def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
         target = next(iter(sorted((str(p) for p in candidates if p and p != where), key=str)), names)
         hint = (f"move the custom resources to their own Kustomization with dependsOn: {target}"
                 if same else f"add dependsOn: {target} (directly or through a parent)")
-        yield finding("graph/crd-order", E, obj, message, hint)
+        # same Kustomization: kustomize-controller dry-runs every object of the apply stage before applying any
+        # (fluxcd/pkg ssa ApplyAll), so the HelmRelease that would install the CRD is never applied: it never heals.
+        # Another Kustomization: it applies the CRD eventually and the next retry succeeds.
+        yield finding("graph/crd-order", E if same else context.severity(W), obj, message, hint)
 
 
 def _declares_readiness(render: ClusterRender, key: NamespacedName | None) -> bool:
@@ -409,6 +441,8 @@ def health_check_missing(render: ClusterRender, context: RuleContext) -> Iterato
             group = api_version.split("/", 1)[0] if "/" in api_version else ""
             if (group, kind, namespace, name) in index or (not namespace and (group, kind, name) in by_name):
                 continue
+            if (group, kind, "", name) in index:
+                continue  # a cluster-scoped object: the namespace of the check does not matter
             if kind == "Kustomization" and group == FLUX_KUSTOMIZATION[0] and \
                     NamespacedName(namespace or node.key.namespace, name) in render.kustomizations:
                 continue
@@ -441,8 +475,8 @@ def _created_by_unbuilt(render: ClusterRender, node: KustomizationNode, namespac
 
 # ---------------------------------------------------------------- references
 
-def _reference(obj: RenderedObject, message: str, hint: str) -> Finding:
-    return finding("graph/reference-missing", E, obj, message, hint)
+def _reference(obj: RenderedObject, message: str, hint: str, severity: Severity = E) -> Finding:
+    return finding("graph/reference-missing", severity, obj, message, hint)
 
 
 def _exists(index: dict[tuple[str, str, str, str], list[RenderedObject]], group: str, kind: str,
@@ -470,7 +504,12 @@ def _operator_sync_sources(render: ClusterRender) -> set[tuple[str, str, str]]:
 
 @rule("graph/reference-missing", E, "sourceRef/chartRef/secretStoreRef/issuerRef missing or in the wrong namespace")
 def reference_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    """References Flux resolves itself (a Kustomization's sourceRef, a HelmRelease's chartRef/chart sourceRef)
+    fail the reconciliation until the source exists: errors. References inside custom resources (secretStoreRef,
+    issuerRef, the cert-manager annotations) cannot fail a Flux apply: the object applies and its operator
+    reports the missing referent later (warnings; errors with house rules)."""
     index = index_objects(render)
+    custom = context.severity(W)
     operator_sources = _operator_sync_sources(render)
     for node in render.ordered_kustomizations():
         if is_synthetic(node):
@@ -478,6 +517,14 @@ def reference_missing(render: ClusterRender, context: RuleContext) -> Iterator[F
         ref = as_dict(node.spec.get("sourceRef"))
         kind, name = text(ref.get("kind")), text(ref.get("name"))
         namespace = text(ref.get("namespace")) or node.key.namespace
+        if kind and name and not is_built(node) and node.error.startswith("source ") and \
+                (kind, namespace, name) in operator_sources and not _exists(index, SOURCE_GROUP, kind, namespace, name):
+            # flux-operator creates it in the cluster: the reference holds, but nothing of it is rendered offline
+            yield node_finding("graph/reference-missing", INFO, node,
+                               f"sourceRef {kind} {namespace}/{name} is created by a FluxInstance's spec.sync: "
+                               "not rendered offline", "point the FluxInstance sync at this repository's path "
+                               "(or give a local copy of its source) to validate what it applies", render=render)
+            continue
         if kind and name and not is_unresolved(name + namespace) and \
                 not _exists(index, SOURCE_GROUP, kind, namespace, name) and \
                 (kind, namespace, name) not in operator_sources:
@@ -490,29 +537,29 @@ def reference_missing(render: ClusterRender, context: RuleContext) -> Iterator[F
     for obj in render.objects:
         group = group_of(obj)
         if obj.kind == "HelmRelease" and group == "helm.toolkit.fluxcd.io":
-            yield from _helm_release_refs(obj, index)
+            yield from _helm_release_refs(obj, index, context.house_rules)
         elif obj.kind == "ExternalSecret" and group == "external-secrets.io":
-            yield from _store_ref(obj, index, as_dict(obj.spec.get("secretStoreRef")), "spec.secretStoreRef")
+            yield from _store_ref(obj, index, as_dict(obj.spec.get("secretStoreRef")), "spec.secretStoreRef", custom)
             for i, item in enumerate(as_list(obj.spec.get("dataFrom")) + as_list(obj.spec.get("data"))):
                 store = as_dict(dig(item, "sourceRef", "storeRef"))
                 if store:
-                    yield from _store_ref(obj, index, store, f"sourceRef.storeRef[{i}]")
+                    yield from _store_ref(obj, index, store, f"sourceRef.storeRef[{i}]", custom)
         elif obj.kind == "ClusterExternalSecret" and group == "external-secrets.io":
             store = as_dict(dig(obj.spec, "externalSecretSpec", "secretStoreRef"))
             if store and (text(store.get("kind")) or "SecretStore") == "ClusterSecretStore":
-                yield from _store_ref(obj, index, store, "spec.externalSecretSpec.secretStoreRef")
+                yield from _store_ref(obj, index, store, "spec.externalSecretSpec.secretStoreRef", custom)
         elif obj.kind == "Certificate" and group == "cert-manager.io":
-            yield from _issuer_ref(obj, index, as_dict(obj.spec.get("issuerRef")), "spec.issuerRef")
+            yield from _issuer_ref(obj, index, as_dict(obj.spec.get("issuerRef")), "spec.issuerRef", custom)
         annotations = annotations_of(obj.body)
         for key, issuer_kind in (("cert-manager.io/cluster-issuer", "ClusterIssuer"),
                                  ("cert-manager.io/issuer", "Issuer")):
             if annotations.get(key):
                 yield from _issuer_ref(obj, index, {"name": annotations[key], "kind": issuer_kind},
-                                       f"annotation {key}")
+                                       f"annotation {key}", custom)
 
 
-def _helm_release_refs(obj: RenderedObject, index: dict[tuple[str, str, str, str], list[RenderedObject]]
-                       ) -> Iterator[Finding]:
+def _helm_release_refs(obj: RenderedObject, index: dict[tuple[str, str, str, str], list[RenderedObject]],
+                       house_rules: bool) -> Iterator[Finding]:
     chart_ref = as_dict(obj.spec.get("chartRef"))
     if chart_ref:
         kind, name = text(chart_ref.get("kind")), text(chart_ref.get("name"))
@@ -520,7 +567,9 @@ def _helm_release_refs(obj: RenderedObject, index: dict[tuple[str, str, str, str
         namespace = explicit or obj.namespace
         if not name or is_unresolved(name + namespace):
             return
-        if explicit and explicit != obj.namespace and kind == "OCIRepository":
+        if house_rules and explicit and explicit != obj.namespace and kind == "OCIRepository":
+            # our convention (helm-controller itself allows cross-namespace chartRefs unless
+            # --no-cross-namespace-refs is set)
             yield _reference(obj, f"chartRef points to OCIRepository {explicit}/{name} in another namespace",
                              f"keep the OCIRepository next to its HelmRelease in namespace {obj.namespace}")
             return
@@ -544,8 +593,8 @@ def _helm_release_refs(obj: RenderedObject, index: dict[tuple[str, str, str, str
 
 
 def _scoped_ref(obj: RenderedObject, index: dict[tuple[str, str, str, str], list[RenderedObject]], group: str,
-                kind: str, name: str, where: str, kinds: tuple[str, str], fix: str, missing_hint: str
-                ) -> Iterator[Finding]:
+                kind: str, name: str, where: str, kinds: tuple[str, str], fix: str, missing_hint: str,
+                severity: Severity) -> Iterator[Finding]:
     """A reference to a namespaced kind or its cluster-scoped twin (SecretStore/ClusterSecretStore, ...)."""
     namespaced, clusterwide = kinds
     if not name or is_unresolved(name):
@@ -564,24 +613,25 @@ def _scoped_ref(obj: RenderedObject, index: dict[tuple[str, str, str, str], list
     else:
         hint = missing_hint
     where_text = f"{namespace}/{name}" if namespace else name
-    yield _reference(obj, f"{where} {kind} {where_text} is not rendered on cluster {obj.cluster}", hint)
+    yield _reference(obj, f"{where} {kind} {where_text} is not rendered on cluster {obj.cluster}", hint, severity)
 
 
 def _store_ref(obj: RenderedObject, index: dict[tuple[str, str, str, str], list[RenderedObject]],
-               ref: dict[str, Any], where: str) -> Iterator[Finding]:
+               ref: dict[str, Any], where: str, severity: Severity) -> Iterator[Finding]:
     yield from _scoped_ref(obj, index, "external-secrets.io", text(ref.get("kind")) or "SecretStore",
                            text(ref.get("name")), where, ("SecretStore", "ClusterSecretStore"),
                            f"set {where}.kind: {{other}}",
-                           "create the store or reference the platform ClusterSecretStore (${SECRET_STORE_NAME})")
+                           "create the store or reference the platform ClusterSecretStore (${SECRET_STORE_NAME})",
+                           severity)
 
 
 def _issuer_ref(obj: RenderedObject, index: dict[tuple[str, str, str, str], list[RenderedObject]],
-                ref: dict[str, Any], where: str) -> Iterator[Finding]:
+                ref: dict[str, Any], where: str, severity: Severity) -> Iterator[Finding]:
     if (text(ref.get("group")) or "cert-manager.io") != "cert-manager.io":
         return
     yield from _scoped_ref(obj, index, "cert-manager.io", text(ref.get("kind")) or "Issuer", text(ref.get("name")),
                            where, ("Issuer", "ClusterIssuer"), "set the kind to {other}",
-                           "create the issuer or reference an existing ClusterIssuer")
+                           "create the issuer or reference an existing ClusterIssuer", severity)
 
 
 # ---------------------------------------------------------------- OCI
@@ -589,7 +639,7 @@ def _issuer_ref(obj: RenderedObject, index: dict[tuple[str, str, str, str], list
 UNPINNED = {"", "latest", "*"}
 
 
-@rule("graph/oci-unpinned", E, "a chart source is not pinned (no tag/semver/digest, latest, or no chart version)")
+@rule("graph/oci-unpinned", E, "a chart source is not pinned (no tag/semver/digest, latest, or no chart version)", house=True)
 def oci_unpinned(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
         if obj.is_kind(SOURCE_GROUP, "OCIRepository"):

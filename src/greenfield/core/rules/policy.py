@@ -44,7 +44,7 @@ from greenfield.core.rules._helpers import (
 )
 from greenfield.core.rules.base import RuleContext, rule
 
-E = Severity.ERROR
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 DEFAULT_EGRESS_NAMESPACES = ("flux-system", "external-secrets", "cert-manager")
 DEFAULT_PRIVILEGED_ALLOWLIST = ("kube-system", "rook-ceph", "openebs-system", "observability")
 PRIVILEGED_REASON = "greenfield/privileged-reason"  # annotation: a reviewed, documented exception
@@ -55,6 +55,17 @@ DEFAULT_COREDNS_LABELS = {"k8s-app": "kube-dns"}
 
 
 # ---------------------------------------------------------------- policy model
+#
+# Policies are additive: a pod is isolated for egress as soon as one policy that restricts egress selects it,
+# and then any policy selecting it that allows a destination allows it (Kubernetes NetworkPolicy, Cilium's
+# CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy alike). Cilium matches label selectors against the
+# pod's identity labels: its own labels, `io.kubernetes.pod.namespace` and one
+# `io.cilium.k8s.namespace.labels.<key>` per label of its namespace; keys may carry a source prefix (`k8s:`,
+# `any:`); `reserved:` labels belong to special identities (host, world, ...), never to a pod.
+
+NAMESPACE_LABELS_PREFIX = "io.cilium.k8s.namespace.labels."
+Requirement = tuple[str, str, frozenset[str]]  # key, operator (In/NotIn/Exists/DoesNotExist), values
+
 
 @dataclass
 class Policy:
@@ -67,10 +78,19 @@ class Policy:
     restricts_egress: bool
     egress: list[dict[str, Any]]
 
-    def covers_all_pods_of(self, namespace: str) -> bool:
+    def covers_all_pods_of(self, namespace: str, namespace_labels: dict[str, str] | None = None) -> bool:
+        """The policy selects every pod of the namespace (whatever its labels)."""
+        if self.flavour != "cilium-clusterwide" and self.namespace != namespace:
+            return False
+        if self.flavour == "k8s":
+            return selects_everything(self.selector)
+        return selects_all_pods(self.selector, namespace, namespace_labels)
+
+    def applies_in(self, namespace: str, namespace_labels: dict[str, str] | None = None) -> bool:
+        """The policy may select pods of the namespace (some of them): its rules then allow traffic for those."""
         if self.flavour != "cilium-clusterwide":
-            return self.namespace == namespace and selects_everything(self.selector)
-        return _cilium_selects_namespace(self.selector, namespace)
+            return self.namespace == namespace
+        return may_select_pods(self.selector, namespace, namespace_labels)
 
 
 def _strip(key: str) -> str:
@@ -80,22 +100,64 @@ def _strip(key: str) -> str:
     return key
 
 
-def _normalise(selector: Any) -> dict[str, Any]:
+def requirements(selector: Any) -> list[Requirement]:
+    """A label selector as requirements (matchLabels are `In [value]`), keys without Cilium's source prefix."""
     selector = as_dict(selector)
-    return {
-        "matchLabels": {_strip(str(k)): v for k, v in as_dict(selector.get("matchLabels")).items()},
-        "matchExpressions": [{**as_dict(e), "key": _strip(text(dig(e, "key")))}
-                             for e in as_list(selector.get("matchExpressions"))],
-    }
+    found: list[Requirement] = [(_strip(str(key)), "In", frozenset({text(value)}))
+                                for key, value in as_dict(selector.get("matchLabels")).items()]
+    for expression in as_list(selector.get("matchExpressions")):
+        expression = as_dict(expression)
+        found.append((_strip(text(expression.get("key"))), text(expression.get("operator")),
+                      frozenset(text(v) for v in as_list(expression.get("values")))))
+    return found
 
 
-def _cilium_selects_namespace(selector: Any, namespace: str) -> bool:
-    """A clusterwide endpointSelector selects every pod of `namespace` (only namespace labels, all matching)."""
-    normalised = _normalise(selector)
-    keys = set(normalised["matchLabels"]) | {e["key"] for e in normalised["matchExpressions"]}
-    if keys - {NAMESPACE_LABEL}:
-        return False
-    return match_labels(normalised, {NAMESPACE_LABEL: namespace})
+def holds(requirement: Requirement, labels: dict[str, str]) -> bool:
+    """Kubernetes label-selector semantics of one requirement (an unknown operator selects nothing)."""
+    key, operator, values = requirement
+    present = key in labels
+    if operator == "In":
+        return present and labels[key] in values
+    if operator == "NotIn":
+        return not present or labels[key] not in values
+    if operator == "Exists":
+        return present
+    if operator == "DoesNotExist":
+        return not present
+    return False
+
+
+def _namespace_key(key: str) -> bool:
+    return key == NAMESPACE_LABEL or key.startswith(NAMESPACE_LABELS_PREFIX)
+
+
+def namespace_identity(namespace: str, namespace_labels: dict[str, str] | None = None) -> dict[str, str]:
+    """The identity labels every pod of the namespace carries in Cilium."""
+    labels = {NAMESPACE_LABEL: namespace}
+    for key, value in (namespace_labels or {"kubernetes.io/metadata.name": namespace}).items():
+        labels[NAMESPACE_LABELS_PREFIX + key] = value
+    return labels
+
+
+def selects_all_pods(selector: Any, namespace: str, namespace_labels: dict[str, str] | None = None) -> bool:
+    """A Cilium endpointSelector selects every pod of the namespace: it constrains only namespace labels (a
+    requirement on pod labels leaves some pods out), and those hold."""
+    identity = namespace_identity(namespace, namespace_labels)
+    needed = requirements(selector)
+    return all(_namespace_key(r[0]) and holds(r, identity) for r in needed)
+
+
+def may_select_pods(selector: Any, namespace: str, namespace_labels: dict[str, str] | None = None) -> bool:
+    """A Cilium endpointSelector may select some pod of the namespace: its namespace requirements hold and no
+    requirement asks for a reserved (non-pod) identity."""
+    identity = namespace_identity(namespace, namespace_labels)
+    for requirement in requirements(selector):
+        key = requirement[0]
+        if key.startswith("reserved:") and requirement[1] in ("In", "Exists"):
+            return False
+        if _namespace_key(key) and not holds(requirement, identity):
+            return False
+    return True
 
 
 def policies(render: ClusterRender) -> list[Policy]:
@@ -129,32 +191,39 @@ def _namespaces(render: ClusterRender) -> set[str]:
     return names
 
 
-def _namespace_labels(render: ClusterRender, namespace: str) -> dict[str, str]:
-    labels = {"kubernetes.io/metadata.name": namespace}
+def namespace_labels(render: ClusterRender) -> dict[str, dict[str, str]]:
+    """Labels of every namespace the render knows (its Namespace object's, plus kubernetes.io/metadata.name)."""
+    labels = {namespace: {"kubernetes.io/metadata.name": namespace} for namespace in _namespaces(render)}
     for obj in render.objects:
-        if obj.kind == "Namespace" and group_of(obj) == "" and obj.name == namespace:
-            labels.update(labels_of(obj.body))
+        if obj.kind == "Namespace" and group_of(obj) == "":
+            labels.setdefault(obj.name, {"kubernetes.io/metadata.name": obj.name}).update(labels_of(obj.body))
     return labels
 
 
-def applying_to(all_policies: list[Policy], namespace: str) -> list[Policy]:
-    """The policies whose rules apply to pods of the namespace (its own, and clusterwide ones covering it)."""
-    return [p for p in all_policies if (p.namespace == namespace and p.flavour != "cilium-clusterwide")
-            or (p.flavour == "cilium-clusterwide" and p.covers_all_pods_of(namespace))]
+def _namespace_labels(render: ClusterRender, namespace: str) -> dict[str, str]:
+    return namespace_labels(render).get(namespace, {"kubernetes.io/metadata.name": namespace})
+
+
+def applying_to(all_policies: list[Policy], namespace: str, labels: dict[str, str] | None = None) -> list[Policy]:
+    """The policies whose rules apply to pods of the namespace (its own, and clusterwide ones selecting them)."""
+    return [p for p in all_policies if p.applies_in(namespace, labels)]
 
 
 def _denied(render: ClusterRender, namespaces: list[str],
             reaches: Callable[[Policy, dict[str, Any]], bool]) -> Iterator[tuple[str, list[Policy]]]:
     """Namespaces that deny egress by default with no egress rule `reaches` allows, and the denying policies."""
     all_policies = policies(render)
+    labels = namespace_labels(render)
     for namespace in namespaces:
-        restrictive = restricting(all_policies, namespace)
-        if restrictive and not any(reaches(p, r) for p in applying_to(all_policies, namespace) for r in p.egress):
+        own = labels.get(namespace)
+        restrictive = restricting(all_policies, namespace, own)
+        if restrictive and not any(reaches(p, r) for p in applying_to(all_policies, namespace, own)
+                                   for r in p.egress):
             yield namespace, restrictive
 
 
-def restricting(all_policies: list[Policy], namespace: str) -> list[Policy]:
-    return [p for p in all_policies if p.restricts_egress and p.covers_all_pods_of(namespace)]
+def restricting(all_policies: list[Policy], namespace: str, labels: dict[str, str] | None = None) -> list[Policy]:
+    return [p for p in all_policies if p.restricts_egress and p.covers_all_pods_of(namespace, labels)]
 
 
 # ---------------------------------------------------------------- DNS
@@ -238,15 +307,16 @@ def _k8s_peer_reaches(policy: Policy, peer: dict[str, Any], target: DnsTarget,
     return match_labels(peer.get("podSelector"), target.labels)
 
 
-def _cilium_endpoint_reaches(policy: Policy, selector: Any, target: DnsTarget) -> bool:
-    normalised = _normalise(selector)
-    keys = set(normalised["matchLabels"]) | {e["key"] for e in normalised["matchExpressions"]}
-    labels = dict(target.labels)
-    if NAMESPACE_LABEL in keys:
-        labels[NAMESPACE_LABEL] = target.namespace
-    elif policy.flavour == "cilium" and policy.namespace != target.namespace:
+def _cilium_endpoint_reaches(policy: Policy, selector: Any, target: DnsTarget,
+                             target_namespace_labels: dict[str, str] | None = None) -> bool:
+    """A toEndpoints selector matches the target pods: their labels plus their namespace's identity labels; in a
+    CiliumNetworkPolicy a selector without a namespace requirement means the policy's own namespace."""
+    needed = requirements(selector)
+    if policy.flavour == "cilium" and not any(_namespace_key(r[0]) for r in needed) \
+            and policy.namespace != target.namespace:
         return False
-    return match_labels(normalised, labels)
+    labels = {**target.labels, **namespace_identity(target.namespace, target_namespace_labels)}
+    return all(holds(r, labels) for r in needed)
 
 
 def _rule_reaches_dns(policy: Policy, egress_rule: dict[str, Any], target: DnsTarget,
@@ -268,10 +338,23 @@ def _rule_reaches_dns(policy: Policy, egress_rule: dict[str, Any], target: DnsTa
     if not l3_fields:
         return bool(to_ports), bool(to_ports)
     entities = {text(e) for e in as_list(egress_rule.get("toEntities"))}
-    if entities & {"cluster", "all"}:
+    if entities & DNS_ENTITIES:
+        return True, True
+    if any(_names_service(service, target.namespace, DNS_SERVICES) for service in as_list(egress_rule.get("toServices"))):
         return True, True
     endpoints = as_list(egress_rule.get("toEndpoints"))
-    return any(_cilium_endpoint_reaches(policy, s, target) for s in endpoints), True
+    return any(_cilium_endpoint_reaches(policy, s, target, namespace_labels) for s in endpoints), True
+
+
+DNS_ENTITIES = {"cluster", "all"}
+DNS_SERVICES = {"kube-dns", "coredns"}
+WORLD_ENTITIES = {"world", "world-ipv4", "world-ipv6", "all"}
+
+
+def _names_service(entry: Any, namespace: str, names: set[str]) -> bool:
+    """A Cilium toServices entry naming one of the Services (k8sService) in the namespace."""
+    service = as_dict(dig(entry, "k8sService"))
+    return text(service.get("serviceName")) in names and (text(service.get("namespace")) or namespace) == namespace
 
 
 def _pod_cidr(render: ClusterRender, context: RuleContext) -> IPv4Network | None:
@@ -286,19 +369,18 @@ def dns_unreachable(render: ClusterRender, context: RuleContext) -> Iterator[Fin
     if not any(p.restricts_egress for p in all_policies):
         return
     target = coredns_target(render)
-    namespace_labels = _namespace_labels(render, target.namespace)
+    labels = namespace_labels(render)
+    target_labels = labels.get(target.namespace, {"kubernetes.io/metadata.name": target.namespace})
     pod_cidr = _pod_cidr(render, context)
     for namespace in sorted(_namespaces(render)):
-        restrictive = restricting(all_policies, namespace)
+        restrictive = restricting(all_policies, namespace, labels.get(namespace))
         if not restrictive:
             continue
         near_misses: list[str] = []
         reachable = False
-        for policy in all_policies:
-            if not policy.covers_all_pods_of(namespace):
-                continue
+        for policy in applying_to(all_policies, namespace, labels.get(namespace)):  # any allowing policy allows
             for egress_rule in policy.egress:
-                ok, port_53 = _rule_reaches_dns(policy, egress_rule, target, namespace_labels, pod_cidr)
+                ok, port_53 = _rule_reaches_dns(policy, egress_rule, target, target_labels, pod_cidr)
                 if ok:
                     reachable = True
                     break
@@ -311,7 +393,7 @@ def dns_unreachable(render: ClusterRender, context: RuleContext) -> Iterator[Fin
         shown = ", ".join(f"{k}={v}" for k, v in sorted(target.labels.items()))
         detail = (f"; {', '.join(sorted(set(near_misses)))} allows port 53 but to pods that are not CoreDNS"
                   if near_misses else "")
-        yield finding("policy/dns-unreachable", E, restrictive[0].obj,
+        yield finding("policy/dns-unreachable", context.severity(INFO), restrictive[0].obj,
                       f"namespace {namespace} denies egress by default but nothing lets its pods reach CoreDNS "
                       f"(UDP 53 to pods {shown} in {target.namespace}, from {target.origin}){detail}",
                       "compose the allow-dns component: egress UDP/TCP 53 to namespace kube-system pods labelled "
@@ -333,7 +415,7 @@ def _reaches_world(policy: Policy, egress_rule: dict[str, Any]) -> bool:
     l3_fields = [k for k in egress_rule if k.startswith("to") and k != "toPorts"]
     if not l3_fields:
         return bool(as_list(egress_rule.get("toPorts")))
-    if {text(e) for e in as_list(egress_rule.get("toEntities"))} & {"world", "all", "world-ipv4"}:
+    if {text(e) for e in as_list(egress_rule.get("toEntities"))} & WORLD_ENTITIES:
         return True
     if as_list(egress_rule.get("toFQDNs")):
         return True
@@ -351,7 +433,7 @@ def egress_missing(render: ClusterRender, context: RuleContext) -> Iterator[Find
     wanted = [str(n) for n in as_list(context.options.get("egress_namespaces"))] or list(DEFAULT_EGRESS_NAMESPACES)
     present = _namespaces(render)
     for namespace, restrictive in _denied(render, [n for n in wanted if n in present], _reaches_world):
-        yield finding("policy/egress-missing", E, restrictive[0].obj,
+        yield finding("policy/egress-missing", context.severity(INFO), restrictive[0].obj,
                       f"namespace {namespace} denies egress by default and nothing allows it to reach the outside "
                       "(git/OCI sources, secret backend, ACME)",
                       "compose the allow-fqdn component (toFQDNs) or allow toEntities: [world] on 443")
@@ -359,8 +441,11 @@ def egress_missing(render: ClusterRender, context: RuleContext) -> Iterator[Find
 
 # ---------------------------------------------------------------- the Kubernetes API
 
-API_ENTITIES = {"kube-apiserver", "cluster", "all"}
+# Cilium entities: `cluster` holds every endpoint of the local cluster plus host, remote-node and init; the API
+# server on the nodes has the kube-apiserver identity together with host/remote-node; `all` is everything.
+API_ENTITIES = {"kube-apiserver", "cluster", "all", "host", "remote-node"}
 API_PORTS = (6443, 443)
+API_SERVICES = {("default", "kubernetes")}
 
 
 def _needs_api(render: ClusterRender, namespace: str) -> str:
@@ -386,10 +471,17 @@ def _reaches_api(policy: Policy, egress_rule: dict[str, Any]) -> bool:
         port_ok = not ports or any(_k8s_port_allows(ports, number, {"https"}, "TCP") for number in API_PORTS)
         peers = as_list(egress_rule.get("to"))
         return port_ok and (not peers or any(network(dig(peer, "ipBlock", "cidr")) is not None for peer in peers))
+    to_ports = as_list(egress_rule.get("toPorts"))
+    if not any(_cilium_port_allows(to_ports, number, {"https"}, "TCP") for number in API_PORTS):
+        return False
     if {text(e) for e in as_list(egress_rule.get("toEntities"))} & API_ENTITIES:
         return True
+    if any(_names_service(service, "default", {"kubernetes"}) for service in as_list(egress_rule.get("toServices"))):
+        return True
+    if as_list(egress_rule.get("toCIDR")) or as_list(egress_rule.get("toCIDRSet")):
+        return True  # the node or API endpoint addresses: not known offline, so taken as reaching it
     l3_fields = [k for k in egress_rule if k.startswith("to") and k != "toPorts"]
-    return not l3_fields and not as_list(egress_rule.get("toPorts"))
+    return not l3_fields  # only toPorts (or nothing): any destination on those ports
 
 
 @rule("policy/api-unreachable", E, "a default-deny namespace running controllers cannot reach the Kubernetes API")
@@ -397,7 +489,7 @@ def api_unreachable(render: ClusterRender, context: RuleContext) -> Iterator[Fin
     needing = {n: reason for n in sorted(_namespaces(render)) if (reason := _needs_api(render, n))}
     for namespace, restrictive in _denied(render, list(needing), _reaches_api):
         reason = needing[namespace]
-        yield finding("policy/api-unreachable", E, restrictive[0].obj,
+        yield finding("policy/api-unreachable", context.severity(INFO), restrictive[0].obj,
                       f"namespace {namespace} denies egress by default but nothing lets its pods reach the "
                       f"Kubernetes API, which {reason} needs",
                       "compose the allow-kube-api component (Cilium toEntities: [kube-apiserver])")
@@ -405,7 +497,7 @@ def api_unreachable(render: ClusterRender, context: RuleContext) -> Iterator[Fin
 
 # ---------------------------------------------------------------- PSA
 
-@rule("policy/psa-label", E, "a Namespace has no (valid) pod-security.kubernetes.io/enforce label")
+@rule("policy/psa-label", E, "a Namespace has no (valid) pod-security.kubernetes.io/enforce label", house=True)
 def psa_label(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
         if obj.kind != "Namespace" or group_of(obj) != "":
@@ -435,7 +527,7 @@ def _privileges(pod_spec: dict[str, Any]) -> list[str]:
     return found
 
 
-@rule("policy/privileged", E, "privileged pods (privileged, hostNetwork/PID/IPC, SYS_ADMIN) outside the allowlist")
+@rule("policy/privileged", E, "privileged pods (privileged, hostNetwork/PID/IPC, SYS_ADMIN) outside the allowlist", house=True)
 def privileged(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     allowlist = {str(n) for n in as_list(context.options.get("privileged_allowlist"))} or \
         set(DEFAULT_PRIVILEGED_ALLOWLIST)
@@ -494,6 +586,10 @@ def _pod_creators(render: ClusterRender) -> set[str]:
     return namespaces
 
 
+def _label_domain(key: str) -> str:
+    return key.split("/", 1)[0] if "/" in key else ""
+
+
 @rule("policy/service-selector", E, "a Service selects no pod template rendered in its namespace")
 def service_selector(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     templates: dict[str, list[tuple[RenderedObject, dict[str, str]]]] = {}
@@ -502,6 +598,13 @@ def service_selector(render: ClusterRender, context: RuleContext) -> Iterator[Fi
         if template is not None:
             templates.setdefault(obj.namespace, []).append((obj, labels_of(template)))
     external = _pod_creators(render)
+    operators: dict[str, set[tuple[str, str]]] = {}  # namespace -> (label domain of the group, resource name)
+    for obj in render.objects:
+        group = group_of(obj)
+        if obj.namespace and group not in BUILTIN_GROUPS and group not in POD_NEUTRAL_GROUPS:
+            parts = group.split(".")
+            for start in range(len(parts) - 1):  # postgresql.cnpg.io labels its pods cnpg.io/cluster=<name>
+                operators.setdefault(obj.namespace, set()).add((".".join(parts[start:]), obj.name))
     for obj in render.objects:
         if obj.kind != "Service" or group_of(obj) != "":
             continue
@@ -512,12 +615,14 @@ def service_selector(render: ClusterRender, context: RuleContext) -> Iterator[Fi
         own = [item for item in candidates if item[0].kustomization == obj.kustomization]
         if not candidates or (not own and obj.namespace in external):
             continue  # nothing rendered to compare with, or pods come from a chart/operator
+        if any((_label_domain(k), v) in operators.get(obj.namespace, set()) for k, v in selector.items()):
+            continue  # pods an operator creates for its custom resource: labelled with its domain and the name
         if any(match_map(selector, labels) for _, labels in candidates):
             continue
         closest = min(candidates, key=lambda item: sum(item[1].get(k) != v for k, v in selector.items()))
         shown = ", ".join(f"{k}={v}" for k, v in sorted(selector.items()))
         their = ", ".join(f"{k}={v}" for k, v in sorted(closest[1].items())) or "no labels"
-        yield finding("policy/service-selector", E, obj,
+        yield finding("policy/service-selector", context.severity(W), obj,
                       f"Service {obj.namespace}/{obj.name} selects {shown}, which no pod template in "
                       f"{obj.namespace} carries (closest: {closest[0].kind} {closest[0].name} with {their})",
                       "make spec.selector a subset of the workload's spec.template.metadata.labels")

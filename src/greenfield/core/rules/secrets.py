@@ -21,7 +21,7 @@ from greenfield.core.rules._helpers import (
 )
 from greenfield.core.rules.base import RuleContext, rule
 
-E = Severity.ERROR
+E, W = Severity.ERROR, Severity.WARNING
 
 TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a PEM private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
@@ -62,7 +62,7 @@ def plaintext(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
         keys = sorted({*as_dict(obj.body.get("data")), *as_dict(obj.body.get("stringData"))})
         if not keys or is_sops_encrypted(obj):
             continue
-        yield finding("secrets/plaintext", E, obj,
+        yield finding("secrets/plaintext", context.severity(W), obj,
                       f"Secret {obj.namespace}/{obj.name} carries plaintext data ({', '.join(map(str, keys[:5]))})",
                       "deliver it with an ExternalSecret from the ClusterSecretStore, or encrypt the file with SOPS")
 
@@ -81,7 +81,7 @@ def inlined(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
         if obj.kind == "Secret" and group_of(obj) == "" and is_sops_encrypted(obj):
             continue
-        yield from _token_findings(obj)
+        yield from _token_findings(obj, context.severity(W))
     for release in helm_releases(render):
         for path, key, value, _ in walk_items(release.values, "values"):
             if not isinstance(value, str) or not _credential_key(key):
@@ -89,13 +89,13 @@ def inlined(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
             literal = value.strip()
             if is_unresolved(literal) or REFERENCE.match(literal) or len(literal) < 4:
                 continue
-            yield release_finding("secrets/inlined", E, render, release,
+            yield release_finding("secrets/inlined", context.severity(W), render, release,
                                   f"{path} is a literal credential in HelmRelease {release.key}",
                                   "reference a Secret from an ExternalSecret instead (existingSecret / valuesFrom "
                                   "/ envFrom)")
 
 
-def _token_findings(obj: RenderedObject) -> Iterator[Finding]:
+def _token_findings(obj: RenderedObject, severity: Severity) -> Iterator[Finding]:
     flat = object_text(obj)
     if not any(marker in flat for marker in PREFILTER):
         return
@@ -107,11 +107,11 @@ def _token_findings(obj: RenderedObject) -> Iterator[Finding]:
             if what in reported or not pattern.search(value):
                 continue
             reported.add(what)
-            yield finding("secrets/inlined", E, obj, f"{path} contains {what}",
+            yield finding("secrets/inlined", severity, obj, f"{path} contains {what}",
                           "remove it from git, rotate it, and deliver it with an ExternalSecret")
 
 
-@rule("secrets/api-version", E, "External Secrets objects not on external-secrets.io/v1")
+@rule("secrets/api-version", E, "External Secrets objects not on external-secrets.io/v1", house=True)
 def api_version(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
         if obj.kind in EXTERNAL_SECRETS_KINDS and group_of(obj) == "external-secrets.io" and \

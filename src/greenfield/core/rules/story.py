@@ -46,7 +46,7 @@ def _cert_manager_crds_enabled(release: HelmRelease) -> bool:
     return truthy(dig(values, "crds", "enabled")) or truthy(values.get("installCRDs"))
 
 
-@rule("story/crd-single-owner", E, "cert-manager CRDs are provided by exactly one owner (story 6)")
+@rule("story/crd-single-owner", E, "cert-manager CRDs are provided by exactly one owner (story 6)", house=True)
 def crd_single_owner(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     uses = [o for o in render.objects if group_of(o) in CERT_MANAGER_GROUPS]
     releases = releases_of_chart(render, "cert-manager")
@@ -91,7 +91,7 @@ def _externaldns_owner(release: HelmRelease) -> tuple[str, str]:
     return provider_name or "aws", owner
 
 
-@rule("story/externaldns-owner", E, "ExternalDNS TXT owner IDs differ per cluster and provider (story 8)", "platform")
+@rule("story/externaldns-owner", E, "ExternalDNS TXT owner IDs differ per cluster and provider (story 8)", "platform", house=True)
 def externaldns_owner(context: RuleContext) -> Iterator[Finding]:
     seen: dict[str, tuple[str, str, str]] = {}
     for cluster in sorted(context.renders):
@@ -125,7 +125,7 @@ SPEGEL_TALOS = {
 }
 
 
-@rule("story/spegel-talos", E, "Spegel's containerd paths are Talos' (story 11)")
+@rule("story/spegel-talos", E, "Spegel's containerd paths are Talos' (story 11)", house=True)
 def spegel_talos(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for release in releases_of_chart(render, "spegel"):
         spegel = as_dict(release.values.get("spegel"))
@@ -140,7 +140,7 @@ def spegel_talos(render: ClusterRender, context: RuleContext) -> Iterator[Findin
 
 # ---------------------------------------------------------------- story 12
 
-@rule("story/clustermesh-ids", E, "Cilium cluster ids are 1-255 and unique, pod CIDRs disjoint (story 12)", "platform")
+@rule("story/clustermesh-ids", E, "Cilium cluster ids are 1-255 and unique, pod CIDRs disjoint (story 12)", "platform", house=True)
 def clustermesh_ids(context: RuleContext) -> Iterator[Finding]:
     ids: dict[str, str] = {}
     cidrs: list[tuple[str, Any]] = []
@@ -175,7 +175,7 @@ def clustermesh_ids(context: RuleContext) -> Iterator[Finding]:
 
 # ---------------------------------------------------------------- stories 16 and 31
 
-@rule("story/ceph-nodes", E, "CephCluster OSD nodes and devices belong to this cluster's inventory (stories 16, 31)")
+@rule("story/ceph-nodes", E, "CephCluster OSD nodes and devices belong to this cluster's inventory (stories 16, 31)", house=True)
 def ceph_nodes(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     if context.inventory is None or render.cluster not in context.inventory.clusters:
         return
@@ -242,7 +242,7 @@ def _empty_datasource_uids(document: Any, path: str = "") -> Iterator[str]:
             yield from _empty_datasource_uids(item, f"{path}[{index}]")
 
 
-@rule("story/grafana-dashboard", E, "dashboard ConfigMaps hold valid JSON whose Grafana variables survived substitution")
+@rule("story/grafana-dashboard", E, "dashboard ConfigMaps hold valid JSON whose Grafana variables survived substitution", house=True)
 def grafana_dashboard(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
         if obj.kind != "ConfigMap" or group_of(obj) != "":
@@ -269,7 +269,7 @@ def grafana_dashboard(render: ClusterRender, context: RuleContext) -> Iterator[F
 
 # ---------------------------------------------------------------- story 24
 
-@rule("story/cnpg-cron", E, "CloudNativePG ScheduledBackup schedules have six fields (seconds first) (story 24)")
+@rule("story/cnpg-cron", E, "CloudNativePG ScheduledBackup schedules have six fields (seconds first) (story 24)", house=True)
 def cnpg_cron(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for obj in render.objects:
         if not obj.is_kind("postgresql.cnpg.io", "ScheduledBackup"):
@@ -299,7 +299,7 @@ def _spire_enabled(render: ClusterRender, context: RuleContext) -> bool | None:
     return None
 
 
-@rule("story/spire-flag", E, "with SPIRE off, no SPIRE objects or Cilium mutual auth are rendered (story 28)")
+@rule("story/spire-flag", E, "with SPIRE off, no SPIRE objects or Cilium mutual auth are rendered (story 28)", house=True)
 def spire_flag(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     if _spire_enabled(render, context) is not False:
         return
