@@ -14,17 +14,20 @@ import re
 import shutil
 import tarfile
 import tempfile
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from greenfield.core.chart_templates import generating_templates, uses_capabilities
 from greenfield.core.engine import ChartOutput, ChartRequest, merge_values
 from greenfield.errors import GreenfieldError
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 SOURCE_LINE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
 
 
@@ -123,9 +126,11 @@ SOURCE_ANNOTATION = "greenfield.invalid/chart-source"  # carries a document's te
 
 
 def _is_chart_crd(source: str) -> bool:
-    """A file of the chart's crds/ folder ("<chart>/crds/x.yaml"): helm installs those without post-rendering."""
+    """A file of a crds/ folder of the chart or a subchart ("<chart>/crds/x.yaml",
+    "<chart>/charts/<sub>/crds/y.yaml"): helm installs those without post-rendering, outside the release."""
     parts = source.split("/")
-    return len(parts) > 2 and parts[1] == "crds"
+    return any(part == "crds" and (index == 1 or (index >= 3 and parts[index - 2] == "charts"))
+               for index, part in enumerate(parts[:-1]))
 
 
 def _kustomize_documents(documents: list[dict[str, Any]], renderer: dict[str, Any]) -> list[dict[str, Any]]:
@@ -194,8 +199,17 @@ def post_render(documents: list[dict[str, Any]], sources: list[str], request: Ch
     return [d for d, _ in rendered], [s for _, s in rendered]
 
 
+def _flattened(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """A `List` / `<Kind>List` document as its items (helm's kube client and kustomize flatten lists: the
+    items are what reaches the API server), anything else as itself."""
+    items = document.get("items")
+    if str(document.get("kind", "")).endswith("List") and isinstance(items, list):
+        return [item for entry in items if isinstance(entry, dict) for item in _flattened(entry)]
+    return [document]
+
+
 def split_manifests(text: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """helm template output → documents and, per document, its `# Source:` template path."""
+    """helm template output → documents (lists flattened) and, per document, its `# Source:` template path."""
     documents: list[dict[str, Any]] = []
     sources: list[str] = []
     for chunk in re.split(r"^---\s*$", text, flags=re.MULTILINE):
@@ -204,9 +218,71 @@ def split_manifests(text: str) -> tuple[list[dict[str, Any]], list[str]]:
         source = SOURCE_LINE.search(chunk)
         for document in yaml.safe_load_all(chunk):
             if isinstance(document, dict):
-                documents.append(document)
-                sources.append(source.group(1) if source else "")
+                for item in _flattened(document):
+                    documents.append(item)
+                    sources.append(source.group(1) if source else "")
     return documents, sources
+
+
+def _inside_chart(source: str) -> str:
+    """A `# Source:` path without its leading chart name ("cilium/templates/x.yaml" -> "templates/x.yaml")."""
+    return source.split("/", 1)[1] if "/" in source else source
+
+
+def _template_texts(chart: Path) -> dict[str, str]:
+    """The chart's template files (subcharts' too, packaged ones included) by path inside the chart, as
+    helm's `# Source:` names them without the chart name: "templates/x.yaml", "charts/sub/templates/y.tpl"."""
+    texts: dict[str, str] = {}
+
+    def add(name: str, data: bytes) -> None:
+        parts = name.split("/")
+        if "templates" in parts[:-1] and parts[-1].endswith((".yaml", ".yml", ".tpl", ".txt", ".json")):
+            texts[name] = data.decode("utf-8", "replace")
+
+    def read_archive(archive: tarfile.TarFile, prefix: str) -> None:
+        for member in archive.getmembers():
+            if not member.isfile():
+                continue
+            inner = member.name.split("/", 1)[1] if "/" in member.name else member.name
+            extracted = archive.extractfile(member)
+            if extracted is None:
+                continue
+            data = extracted.read()
+            if inner.endswith(".tgz") and inner.startswith("charts/"):
+                import io
+
+                with tarfile.open(fileobj=io.BytesIO(data)) as nested:
+                    sub = _archive_chart_name(nested) or inner.rsplit("/", 1)[-1].removesuffix(".tgz")
+                    read_archive(nested, f"{prefix}charts/{sub}/")
+                continue
+            add(prefix + inner, data)
+
+    if chart.is_dir():
+        for path in sorted(chart.rglob("*")):
+            if not path.is_file():
+                continue
+            relative = path.relative_to(chart).as_posix()
+            if relative.endswith(".tgz") and relative.startswith("charts/"):
+                with tarfile.open(path) as nested:
+                    sub = _archive_chart_name(nested) or path.name.removesuffix(".tgz")
+                    read_archive(nested, f"charts/{sub}/")
+            else:
+                add(relative, path.read_bytes())
+    else:
+        with tarfile.open(chart) as archive:
+            read_archive(archive, "")
+    return texts
+
+
+def _archive_chart_name(archive: tarfile.TarFile) -> str:
+    top = {member.name.split("/", 1)[0] for member in archive.getmembers() if "/" in member.name}
+    return top.pop() if len(top) == 1 else ""
+
+
+@dataclass(frozen=True)
+class ChartFacts:
+    generating: frozenset[str]  # template paths ("templates/x.yaml") whose output helm generates at install time
+    uses_capabilities: bool
 
 
 class ChartRenderer:
@@ -221,6 +297,10 @@ class ChartRenderer:
         self._helm_binary = helm_binary
         self.workers = workers
         self.stats = {"charts": 0, "cached": 0}
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        # helm processes at once, over every cluster rendering concurrently (each asks render_many itself)
+        self._slots = threading.BoundedSemaphore(max(1, workers))
 
     # -- finding charts ----------------------------------------------------------------------------------
     def locate(self, request: ChartRequest) -> Path | None:
@@ -263,7 +343,7 @@ class ChartRenderer:
         located = [self.locate(request) for request in requests]
         if not any(located) and not any(request.local_path for request in requests):
             return [ChartOutput(found=False) for _ in requests]
-        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, self.workers) * 2) as pool:  # helm itself is limited by _slots
             return list(pool.map(self._render_one, requests, located))
 
     def _render_one(self, request: ChartRequest, chart: Path | None) -> ChartOutput:
@@ -305,35 +385,75 @@ class ChartRenderer:
             identity = f"{helm}\0{binary.st_size}\0{binary.st_mtime_ns}"
         except OSError:
             identity = str(helm)
-        digest = hashlib.sha256(f"{CACHE_VERSION}\0{identity}\0".encode())
-        digest.update(json.dumps([request.release, request.namespace, request.values_json, request.include_crds,
-                                  request.kube_version, default_values, request.post_renderers_json,
-                                  request.common_metadata_json, request.origin], sort_keys=True, default=str).encode())
+        chart_digest = hashlib.sha256(f"{CACHE_VERSION}\0{identity}\0".encode())
         for path in files:
             inside = chart.is_dir() and path.is_relative_to(chart)
-            digest.update(path.relative_to(chart).as_posix().encode() if inside else str(path).encode())
-            digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
-        entry_path = self.cache_dir / digest.hexdigest()[:2] / f"{digest.hexdigest()}.json"
+            chart_digest.update(path.relative_to(chart).as_posix().encode() if inside else str(path).encode())
+            chart_digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        facts = self._facts(chart, chart_digest.hexdigest())
+        digest = chart_digest.copy()
+        digest.update(json.dumps([request.release, request.namespace, request.values_json, request.include_crds,
+                                  request.kube_version, default_values, request.post_renderers_json,
+                                  request.common_metadata_json, request.origin,
+                                  # API versions change the output only of charts that ask .Capabilities
+                                  list(request.api_versions) if facts.uses_capabilities else []],
+                                 sort_keys=True, default=str).encode())
+        key = digest.hexdigest()
+        with self._lock:  # one render per key at a time: the second cluster asking waits and reads the cache
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            return self._render_cached(request, chart, helm, display, inputs, default_values, bool(dependencies),
+                                       facts, key)
+
+    def _render_cached(self, request: ChartRequest, chart: Path, helm: Path, display: str, inputs: list[str],
+                       default_values: dict[str, Any] | None, dependencies: bool, facts: ChartFacts, key: str
+                       ) -> ChartOutput:
+        entry_path = self.cache_dir / key[:2] / f"{key}.json"
+        output: ChartOutput | None = None
         if self.use_cache:
             try:
                 entry = json.loads(entry_path.read_text(encoding="utf-8"))
-                self.stats["cached"] += 1
-                return ChartOutput(found=True, documents=entry["documents"], sources=entry["sources"], file=display,
-                                   error=entry["error"], inputs=inputs, cached=True)
+                output = ChartOutput(found=True, documents=entry["documents"], sources=entry["sources"],
+                                     file=display, error=entry["error"], inputs=inputs, cached=True,
+                                     crds=entry["crds"], generated=entry["generated"])
+                with self._lock:
+                    self.stats["cached"] += 1
             except (OSError, ValueError, KeyError):
-                pass
-        output = self._template(request, chart, helm, display, inputs, default_values, bool(dependencies))
-        self.stats["charts"] += 1
+                output = None
+        if output is None:
+            with self._slots:
+                output = self._template(request, chart, helm, display, inputs, default_values, dependencies, facts)
+            with self._lock:
+                self.stats["charts"] += 1
+            if self.use_cache:
+                self._write(entry_path, {"documents": output.documents, "sources": output.sources,
+                                         "error": output.error, "crds": output.crds, "generated": output.generated})
+        output.uses_capabilities = facts.uses_capabilities
+        return output
+
+    def _write(self, path: Path, entry: dict[str, Any]) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            temporary.write_text(json.dumps(entry, default=str), encoding="utf-8")
+            temporary.replace(path)
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+
+    def _facts(self, chart: Path, chart_key: str) -> ChartFacts:
+        """What the chart's templates do (read once per chart content, kept in the cache)."""
+        path = self.cache_dir / "facts" / f"{chart_key}.json"
         if self.use_cache:
             try:
-                entry_path.parent.mkdir(parents=True, exist_ok=True)
-                temporary = entry_path.with_suffix(f".{os.getpid()}.{id(output)}.tmp")
-                temporary.write_text(json.dumps({"documents": output.documents, "sources": output.sources,
-                                                 "error": output.error}, default=str), encoding="utf-8")
-                temporary.replace(entry_path)
-            except OSError:
-                pass  # a cache that cannot be written is only slower
-        return output
+                entry = json.loads(path.read_text(encoding="utf-8"))
+                return ChartFacts(frozenset(entry["generating"]), bool(entry["uses_capabilities"]))
+            except (OSError, ValueError, KeyError):
+                pass
+        texts = _template_texts(chart)
+        facts = ChartFacts(frozenset(generating_templates(texts)), uses_capabilities(texts))
+        if self.use_cache:
+            self._write(path, {"generating": sorted(facts.generating), "uses_capabilities": facts.uses_capabilities})
+        return facts
 
     # -- valuesFiles (source-controller's chart builders) ------------------------------------------------
     def _values_files(self, request: ChartRequest, chart: Path) -> tuple[dict[str, Any], list[str]]:
@@ -370,7 +490,8 @@ class ChartRenderer:
         return merged, read
 
     def _template(self, request: ChartRequest, chart: Path, helm: Path, display: str, inputs: list[str],
-                  default_values: dict[str, Any] | None = None, dependencies: bool = False) -> ChartOutput:
+                  default_values: dict[str, Any] | None = None, dependencies: bool = False,
+                  facts: ChartFacts | None = None) -> ChartOutput:
         from greenfield.adapters.helm import Helm
 
         home = self.cache_dir / "helm-home"
@@ -392,7 +513,7 @@ class ChartRenderer:
                                                     encoding="utf-8")
             code, stdout, stderr = Helm(str(helm)).template_raw(
                 request.release, str(target), request.namespace, request.values, include_crds=request.include_crds,
-                kube_version=request.kube_version, home=home)
+                kube_version=request.kube_version, home=home, api_versions=request.api_versions)
             if code != 0:
                 message = (stderr or stdout).strip().replace(str(target), display).replace(str(chart), display)
                 return ChartOutput(found=True, file=display, inputs=inputs, error=message or f"helm exited {code}")
@@ -409,4 +530,7 @@ class ChartRenderer:
         for source in sources:
             relative = source.split("/", 1)[1] if "/" in source else ""  # "<chart>/templates/x.yaml"
             files.append(f"{display}/{relative}" if chart.is_dir() and relative else display)
-        return ChartOutput(found=True, documents=documents, sources=files, file=display, inputs=inputs)
+        generating = facts.generating if facts is not None else frozenset()
+        return ChartOutput(found=True, documents=documents, sources=files, file=display, inputs=inputs,
+                           crds=[_is_chart_crd(source) for source in sources],
+                           generated=[_inside_chart(source) in generating for source in sources])

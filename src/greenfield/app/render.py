@@ -15,7 +15,7 @@ from greenfield.app.prefetch import DEFAULT_WORKERS, Prefetch, default_cache_dir
 from greenfield.core.engine import EngineOptions, render_cluster
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender
-from greenfield.errors import InputError
+from greenfield.errors import GreenfieldError, InputError
 
 CLUSTERS_DIR = "kubernetes/clusters"
 
@@ -103,6 +103,26 @@ def load_sources(files: list[Path]) -> list[dict[str, Any]]:
     return sources
 
 
+def check_chart_dirs(folders: list[Path]) -> None:
+    """A configured chart folder that does not exist is an error (not silently no charts)."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise InputError("chart folder not found", path=str(folder),
+                             hint="fix --chart-dir or the charts: list of platform.yaml / .greenfield.yaml")
+
+
+def builtin_api_versions(kube_version: str) -> tuple[str, ...]:
+    """The built-in API versions (kind-qualified too) helm's capabilities list for this Kubernetes version."""
+    if not kube_version:
+        return ()
+    from greenfield.adapters.schemas import builtin_schemas
+
+    try:
+        return builtin_schemas(kube_version).served_api_versions()
+    except (OSError, ValueError, GreenfieldError):
+        return ()  # no built-in schemas for it: helm's own defaults
+
+
 @dataclass
 class RenderResult:
     renders: dict[str, ClusterRender]
@@ -115,13 +135,15 @@ def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderO
     started = time.perf_counter()
     engine_options = EngineOptions(strict=options.strict, extra_sources=load_sources(options.substitute_from),
                                    kube_version=options.kube_version)
+    cache_dir = (options.cache_dir or default_cache_dir(repo)).resolve()
     if options.render_charts:
         from greenfield.adapters.charts import ChartRenderer
 
-        engine_options.charts = ChartRenderer(repo, options.chart_dirs, options.cache_dir, use_cache=options.use_cache,
+        check_chart_dirs(options.chart_dirs)
+        engine_options.charts = ChartRenderer(repo, options.chart_dirs, cache_dir, use_cache=options.use_cache,
                                               workers=options.workers)
+        engine_options.api_versions = builtin_api_versions(options.kube_version)
     memo = None
-    cache_dir = (options.cache_dir or default_cache_dir(repo)).resolve()
     if options.use_cache:
         memo = RenderMemo(cache_dir)
         engine_options.substitution_memo = memo.for_cluster

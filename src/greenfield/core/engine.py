@@ -132,6 +132,9 @@ class ChartRequest:
     post_renderers_json: str = "[]"
     common_metadata_json: str = "{}"
     origin: tuple[str, str] = ("", "")  # the HelmRelease's namespace and name
+    # helm template --api-versions: what the cluster's discovery would serve ("group/version" and
+    # "group/version/Kind"), as helm-controller's capabilities give it: built-in kinds and every CRD rendered
+    api_versions: tuple[str, ...] = ()
 
     @property
     def values(self) -> dict[str, Any]:
@@ -149,6 +152,9 @@ class ChartOutput:
     skipped: str = ""  # why a found chart was not templated (helm not available, ...)
     inputs: list[str] = field(default_factory=list)  # repository-relative chart files (for --changed-since)
     cached: bool = False
+    crds: list[bool] = field(default_factory=list)  # per document: a file of the chart's crds/ folder
+    generated: list[bool] = field(default_factory=list)  # per document: helm generates it at install time
+    uses_capabilities: bool = False  # the templates read .Capabilities.APIVersions (api_versions matter)
 
 
 class ChartRenderer(Protocol):
@@ -161,6 +167,7 @@ class EngineOptions:
     extra_sources: list[dict[str, Any]] = field(default_factory=list)  # --substitute-from objects
     charts: ChartRenderer | None = None  # renders charts found locally / in --chart-dir (None: never render)
     kube_version: str = ""  # helm template --kube-version
+    api_versions: tuple[str, ...] = ()  # built-in "group/version[/Kind]" the API server serves (helm --api-versions)
     # cluster -> a store of substituted Kustomization outputs (JSON texts) kept between runs by the caller:
     # re-substituting an unchanged build with unchanged variables gives the same objects and notes
     substitution_memo: Callable[[str], MutableMapping[str, str]] | None = None
@@ -668,25 +675,27 @@ class _ClusterRun:
             self._render_charts(self.options.charts)
 
     def _render_charts(self, charts: ChartRenderer) -> None:
-        """Template every chart the renderer can find; their objects join the HelmRelease's Kustomization."""
+        """Template every chart the renderer can find; their objects join the HelmRelease's Kustomization.
+
+        helm gets the API versions the cluster would serve: built-in ones and those of every CRD of the tree;
+        when the charts render CRDs of their own, the charts that ask .Capabilities are templated again with
+        those too (in the cluster every CRD exists once its release is installed)."""
         releases = [info for info in self.render.helm_releases.values() if info.chart or info.chart_path]
         if not releases:
             return
-        requests = []
-        for info in releases:
-            spec = _as_dict(info.body.get("spec"))
-            install = _as_dict(spec.get("install"))
-            requests.append(ChartRequest(
-                release=info.release_name, namespace=info.release_namespace,
-                chart=info.chart.rstrip("/").rsplit("/", 1)[-1], version=info.version, local_path=info.chart_path,
-                values_json=json.dumps(info.values, sort_keys=True, default=str),
-                include_crds=str(install.get("crds") or "Create") != "Skip", kube_version=self.options.kube_version,
-                values_files=tuple(info.values_files), ignore_missing_values_files=info.ignore_missing_values_files,
-                post_renderers_json=json.dumps(_kustomize_post_renderers(spec), sort_keys=True),
-                common_metadata_json=json.dumps(_as_dict(spec.get("commonMetadata")), sort_keys=True),
-                origin=(info.key.namespace, info.key.name)))
+        served = api_versions(self.options.api_versions, (obj.body for obj in self.render.objects))
+        requests = [self._chart_request(info, served) for info in releases]
+        outputs = charts.render_many(requests)
+        rendered_crds = [d for output in outputs for d in output.documents if _is_crd_body(d)]
+        more = api_versions(served, rendered_crds)
+        if len(more) > len(served):
+            again = [index for index, output in enumerate(outputs) if output.uses_capabilities]
+            if again:
+                redone = charts.render_many([replace(requests[index], api_versions=more) for index in again])
+                for index, output in zip(again, redone, strict=True):
+                    outputs[index] = output
         nodes = {("" if node.synthetic else str(node.key)): node for node in self.render.kustomizations.values()}
-        for info, output in zip(releases, charts.render_many(requests), strict=True):
+        for info, output in zip(releases, outputs, strict=True):
             node = nodes.get(info.kustomization)
             if node is not None:
                 node.inputs.extend(name for name in output.inputs if name not in node.inputs)
@@ -706,14 +715,52 @@ class _ClusterRun:
             origin += f"-{info.version}" if info.version else ""
             origin += f" (HelmRelease {info.key})"
             sources = output.sources + [output.file] * (len(output.documents) - len(output.sources))
-            for body, source in zip(output.documents, sources, strict=False):
+            crds = output.crds + [False] * (len(output.documents) - len(output.crds))
+            generated = output.generated + [False] * (len(output.documents) - len(output.generated))
+            for body, source, crd, made in zip(output.documents, sources, crds, generated, strict=False):
                 body = json.loads(json.dumps(body))
                 metadata = body.setdefault("metadata", {})
                 if isinstance(metadata, dict) and not metadata.get("namespace") \
                         and str(body.get("kind", "")) not in CLUSTER_SCOPED:
                     metadata["namespace"] = info.release_namespace
                 node.objects.append(RenderedObject(body=body, cluster=self.cluster, kustomization=info.kustomization,
-                                                   file=source or output.file, chart=origin))
+                                                   file=source or output.file, chart=origin, release=str(info.key),
+                                                   chart_crd=crd, install_generated=made))
+
+    def _chart_request(self, info: HelmReleaseInfo, served: tuple[str, ...]) -> ChartRequest:
+        spec = _as_dict(info.body.get("spec"))
+        install = _as_dict(spec.get("install"))
+        return ChartRequest(
+            release=info.release_name, namespace=info.release_namespace,
+            chart=info.chart.rstrip("/").rsplit("/", 1)[-1], version=info.version, local_path=info.chart_path,
+            values_json=json.dumps(info.values, sort_keys=True, default=str),
+            include_crds=str(install.get("crds") or "Create") != "Skip", kube_version=self.options.kube_version,
+            values_files=tuple(info.values_files), ignore_missing_values_files=info.ignore_missing_values_files,
+            post_renderers_json=json.dumps(_kustomize_post_renderers(spec), sort_keys=True),
+            common_metadata_json=json.dumps(_as_dict(spec.get("commonMetadata")), sort_keys=True),
+            origin=(info.key.namespace, info.key.name), api_versions=served)
+
+
+def _is_crd_body(body: Mapping[str, Any]) -> bool:
+    return str(body.get("kind", "")) == "CustomResourceDefinition" and \
+        api_group(str(body.get("apiVersion", ""))) == "apiextensions.k8s.io"
+
+
+def api_versions(base: Iterable[str], bodies: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """`base` plus "group/version" and "group/version/Kind" of every served version of the CRDs among
+    `bodies`: what discovery lists once they are installed (sorted, no duplicates)."""
+    served = set(base)
+    for body in bodies:
+        if not _is_crd_body(body):
+            continue
+        spec = _as_dict(body.get("spec"))
+        group, kind = str(spec.get("group") or ""), str(_as_dict(spec.get("names")).get("kind") or "")
+        for version in spec.get("versions") or []:
+            if isinstance(version, dict) and version.get("name") and version.get("served") is not False and group:
+                served.add(f"{group}/{version['name']}")
+                if kind:
+                    served.add(f"{group}/{version['name']}/{kind}")
+    return tuple(sorted(served))
 
 
 def _kustomize_post_renderers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:

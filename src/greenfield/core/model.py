@@ -47,6 +47,9 @@ class RenderedObject:
     line: int = 0
     encrypted: bool = False  # SOPS-encrypted in git (a top-level `sops:` key): data is opaque, never decrypted
     chart: str = ""  # rendered from a Helm chart: "<chart>-<version> (HelmRelease <namespace>/<name>)"
+    release: str = ""  # "namespace/name" of the HelmRelease whose chart rendered it ("" when it is from git)
+    chart_crd: bool = False  # a file of the chart's crds/ folder: helm applies it outside the release manifest
+    install_generated: bool = False  # helm generates its content at install time (genCA, randAlphaNum, ...)
 
     @property
     def id(self) -> ObjectId:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from greenfield.core.engine import duplicate_objects
 from greenfield.core.findings import Finding, Severity
-from greenfield.core.model import FLUX_KUSTOMIZATION, ClusterRender, EngineNote, KustomizationNode
+from greenfield.core.model import FLUX_KUSTOMIZATION, ClusterRender, EngineNote, KustomizationNode, RenderedObject
 from greenfield.core.rules.base import RuleContext, rule
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -105,6 +105,8 @@ def duplicate_object(render: ClusterRender, context: RuleContext) -> Iterator[Fi
     for (group, kind, namespace, name), objects in sorted(duplicate_objects(render).items()):
         if (group, kind) == FLUX_KUSTOMIZATION:
             continue  # graph/duplicate-kustomization reports these
+        if _same_chart_crd(objects):
+            continue
         owners = sorted({o.kustomization or "(cluster entry)" for o in objects})
         label = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
         for obj in objects[1:]:
@@ -113,6 +115,14 @@ def duplicate_object(render: ClusterRender, context: RuleContext) -> Iterator[Fi
                           message=f"{label} is applied by {len(owners)} Kustomizations ({', '.join(owners)}): "
                                   "they fight over it and pruning one deletes it",
                           hint="keep the object in one Kustomization only")
+
+
+def _same_chart_crd(objects: list[RenderedObject]) -> bool:
+    """The very same CRD from the crds/ folder of several releases of one chart: helm-controller applies crds/
+    files outside the release (install.crds Create skips an existing CRD, CreateReplace replaces it with the
+    same content), so the releases do not fight over it and uninstalling one does not delete it."""
+    first = objects[0].body
+    return all(o.chart_crd and o.body == first for o in objects)
 
 
 @rule("build/chart-template", E, "a chart rendered locally (repository path or --chart-dir) fails to template")

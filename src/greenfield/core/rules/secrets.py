@@ -60,7 +60,8 @@ def plaintext(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
         if obj.kind != "Secret" or group_of(obj) != "":
             continue
         keys = sorted({*as_dict(obj.body.get("data")), *as_dict(obj.body.get("stringData"))})
-        if not keys or is_sops_encrypted(obj):
+        if not keys or is_sops_encrypted(obj) or obj.install_generated:
+            # install_generated: helm makes it in the cluster (genCA, genSignedCert, ...); it is not in git
             continue
         yield finding("secrets/plaintext", E, obj,
                       f"Secret {obj.namespace}/{obj.name} carries plaintext data ({', '.join(map(str, keys[:5]))})",

@@ -1,0 +1,262 @@
+"""What helm-controller does with a chart's output beyond `helm template`: lists flattened, crds/ files applied
+outside the release, install-time generated Secrets, the cluster's API versions as capabilities, and a chart
+folder that does not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from tests.engine.conftest import run
+from tests.engine.test_charts import HELLO, chart_objects, chart_repo, helm  # noqa: F401 (fixture)
+
+from greenfield.adapters.charts import _is_chart_crd, split_manifests
+from greenfield.core.chart_templates import generating_templates, uses_capabilities
+from greenfield.core.engine import ChartOutput, ChartRequest, EngineOptions, api_versions, render_cluster
+from greenfield.core.model import ClusterRender, KustomizationNode, NamespacedName, RenderedObject
+from greenfield.core.rules import run_rules
+from greenfield.core.rules.base import RuleContext
+from greenfield.errors import InputError
+
+CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+       "metadata": {"name": "widgets.example.com"},
+       "spec": {"group": "example.com", "names": {"kind": "Widget", "plural": "widgets"}, "scope": "Namespaced",
+                "versions": [{"name": "v1", "served": True, "storage": True,
+                              "schema": {"openAPIV3Schema": {"type": "object"}}},
+                             {"name": "v0", "served": False, "storage": False}]}}
+
+
+def test_list_documents_are_flattened_like_helm_and_kustomize() -> None:
+    text = """---
+# Source: op/templates/configmaps.yaml
+apiVersion: v1
+kind: ConfigMapList
+items:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: a}
+  - apiVersion: v1
+    kind: List
+    items:
+      - {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}
+---
+# Source: op/templates/role.yaml
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: op}
+"""
+    documents, sources = split_manifests(text)
+    assert [d["metadata"]["name"] for d in documents] == ["a", "b", "op"]
+    assert sources == ["op/templates/configmaps.yaml"] * 2 + ["op/templates/role.yaml"]
+
+
+def test_crds_folders_of_the_chart_and_its_subcharts() -> None:
+    assert _is_chart_crd("cert-manager/crds/a.yaml")
+    assert _is_chart_crd("gitlab/charts/certmanager/crds/b.yaml")
+    assert not _is_chart_crd("cert-manager/templates/crds/c.yaml")  # a template, part of the release
+
+
+def test_generating_templates_follow_named_templates() -> None:
+    files = {
+        "templates/_helpers.tpl": '{{- define "x.ca" }}{{- $ca := genCA "x" 365 -}}{{- end }}\n'
+                                  '{{- define "x.name" }}x{{- end }}\n'
+                                  '{{- define "x.setup" }}{{ include "x.ca" . }}{{- end }}',
+        "templates/tls.yaml": '{{- $_ := include "x.setup" . }}kind: Secret',
+        "templates/token.yaml": "password: {{ randAlphaNum 16 | b64enc }}",
+        "templates/plain.yaml": '{{ include "x.name" . }}: {{ .Values.a | b64enc }}',
+    }
+    assert generating_templates(files) >= {"templates/tls.yaml", "templates/token.yaml"}
+    assert "templates/plain.yaml" not in generating_templates(files)
+    assert not uses_capabilities(files)
+    assert uses_capabilities({"templates/pdb.yaml": '{{ if .Capabilities.APIVersions.Has "policy/v1" }}'})
+
+
+def test_api_versions_of_served_crd_versions() -> None:
+    assert api_versions(["v1", "v1/Pod"], [CRD, {"kind": "ConfigMap"}]) == (
+        "example.com/v1", "example.com/v1/Widget", "v1", "v1/Pod")
+
+
+# -- the engine's side, with a fake renderer -------------------------------------------------------------
+
+class CapabilityCharts:
+    """Renders a CRD for the local chart; a ConfigMap when helm is told the CRD's kind is served."""
+
+    def __init__(self) -> None:
+        self.requests: list[ChartRequest] = []
+
+    def render_many(self, requests: Sequence[ChartRequest]) -> list[ChartOutput]:
+        self.requests.extend(requests)
+        outputs = []
+        for request in requests:
+            if not request.local_path:
+                outputs.append(ChartOutput(found=False))
+                continue
+            documents = [CRD]
+            if "example.com/v1/Widget" in request.api_versions:
+                documents.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "widget-on"}})
+            outputs.append(ChartOutput(found=True, documents=documents, file="charts/hello",
+                                       sources=["charts/hello/crds/widget.yaml", "charts/hello/templates/w.yaml"],
+                                       crds=[True, False], uses_capabilities=True))
+        return outputs
+
+
+def test_charts_get_the_cluster_api_versions_and_render_again_with_chart_crds(tmp_path: Path,
+                                                                                 build_cache: Path) -> None:
+    from greenfield.adapters.kustomize import Kustomizer
+
+    repo = chart_repo(tmp_path)
+    fake = CapabilityCharts()
+    with Kustomizer(repo, build_cache) as kustomizer:
+        render = render_cluster("dev", "kubernetes/clusters/dev", kustomizer,
+                                EngineOptions(charts=fake, api_versions=("policy/v1", "policy/v1/PodDisruptionBudget")))
+    first = next(r for r in fake.requests if r.local_path)
+    assert "policy/v1/PodDisruptionBudget" in first.api_versions
+    assert "example.com/v1/Widget" not in first.api_versions
+    # the chart's own CRD is served once installed: the chart is templated again with it
+    assert any("example.com/v1/Widget" in r.api_versions for r in fake.requests if r.local_path)
+    node = render.kustomizations[NamespacedName("flux-system", "hello")]
+    objects = {str(o.id): o for o in node.objects if o.chart}
+    assert set(objects) == {"CustomResourceDefinition/widgets.example.com", "ConfigMap/hello/widget-on"}
+    crd = objects["CustomResourceDefinition/widgets.example.com"]
+    assert crd.chart_crd and crd.release == "hello/hello"
+    assert not objects["ConfigMap/hello/widget-on"].chart_crd
+
+
+def test_a_chart_folder_that_does_not_exist_is_an_error(tmp_path: Path, build_cache: Path) -> None:
+    repo = chart_repo(tmp_path)
+    with pytest.raises(InputError) as caught:
+        run(repo, build_cache, chart_dirs=[tmp_path / "nowhere"])
+    assert caught.value.render().startswith(f"{tmp_path / 'nowhere'}: chart folder not found")
+
+
+# -- rules over chart-rendered objects ------------------------------------------------------------------
+
+def _render(objects: list[RenderedObject]) -> dict[str, ClusterRender]:
+    render = ClusterRender("infra", "kubernetes/clusters/infra")
+    for obj in objects:
+        key = NamespacedName(*obj.kustomization.split("/"))
+        render.kustomizations.setdefault(key, KustomizationNode(key, "infra", "x", {}, None, built=True))
+        render.kustomizations[key].objects.append(obj)
+    return {"infra": render}
+
+
+def _findings(rule: str, objects: list[RenderedObject]) -> list[str]:
+    context = RuleContext(renders=_render(objects), inventory=None, settings={}, options={})
+    return [f.message for f in run_rules(context, only=[rule]) if f.rule == rule]
+
+
+def test_the_same_crds_folder_crd_from_two_releases_is_not_a_duplicate() -> None:
+    def crd(owner: str, body: dict, chart_crd: bool = True) -> RenderedObject:
+        return RenderedObject(body, "infra", owner, "chart.tgz", chart="external-dns-1.19.0",
+                              release=f"{owner.split('/')[1]}/external-dns", chart_crd=chart_crd)
+
+    pair = [crd("flux-system/a", CRD), crd("flux-system/b", CRD)]
+    assert _findings("build/duplicate-object", pair) == []
+    changed = {**CRD, "spec": {**CRD["spec"], "scope": "Cluster"}}  # another chart version: they do fight
+    assert _findings("build/duplicate-object", [crd("flux-system/a", CRD), crd("flux-system/b", changed)])
+    templated = [crd("flux-system/a", CRD, chart_crd=False), crd("flux-system/b", CRD, chart_crd=False)]
+    assert _findings("build/duplicate-object", templated)  # templates are release objects: owned twice
+
+
+def test_secrets_helm_generates_at_install_time_are_not_plaintext_in_git() -> None:
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hubble-server-certs", "namespace": "kube-system"},
+            "data": {"tls.key": "eA=="}}
+    generated = RenderedObject(body, "infra", "flux-system/cilium", "cilium.tgz", chart="cilium-1.18.2",
+                               release="kube-system/cilium", install_generated=True)
+    assert _findings("secrets/plaintext", [generated]) == []
+    static = RenderedObject(body, "infra", "flux-system/cilium", "cilium.tgz", chart="cilium-1.18.2",
+                            release="kube-system/cilium")
+    assert _findings("secrets/plaintext", [static])
+
+
+def test_a_release_own_crds_are_one_owner() -> None:
+    from greenfield.core.model import HelmReleaseInfo
+
+    crd = {**CRD, "metadata": {"name": "certificates.cert-manager.io"},
+           "spec": {**CRD["spec"], "group": "cert-manager.io", "names": {"kind": "Certificate"}}}
+    release = {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+               "metadata": {"name": "cert-manager", "namespace": "cert-manager"},
+               "spec": {"values": {"crds": {"enabled": True, "keep": True}}}}
+    objects = [RenderedObject(release, "infra", "flux-system/cert-manager", "hr.yaml"),
+               RenderedObject(crd, "infra", "flux-system/cert-manager", "cm.tgz", chart="cert-manager-v1.19.1",
+                              release="cert-manager/cert-manager")]
+    renders = _render(objects)
+    key = NamespacedName("cert-manager", "cert-manager")
+    renders["infra"].helm_releases[key] = HelmReleaseInfo(
+        key, "infra", "flux-system/cert-manager", release, chart="cert-manager", values=release["spec"]["values"])
+    context = RuleContext(renders=renders, inventory=None, settings={}, options={})
+    assert [f for f in run_rules(context, only=["story/crd-single-owner"])] == []
+    in_git = RenderedObject(crd, "infra", "flux-system/cert-manager-crds", "crds.yaml")
+    renders["infra"].kustomizations[NamespacedName("flux-system", "cert-manager")].objects.append(in_git)
+    [item] = run_rules(context, only=["story/crd-single-owner"])
+    assert "2 owners" in item.message
+
+
+# -- with the pinned helm ------------------------------------------------------------------------------------
+
+CAPABLE_TEMPLATES = {
+    "templates/pdb.yaml": """{{- if .Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget" }}
+apiVersion: policy/v1
+{{- else }}
+apiVersion: policy/v1beta1
+{{- end }}
+kind: PodDisruptionBudget
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: hello
+""",
+    "templates/widget.yaml": """{{- if .Capabilities.APIVersions.Has "example.com/v1/Widget" }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: widget-on
+{{- end }}
+""",
+    "templates/tls.yaml": """{{- $ca := genCA "hello-ca" 365 }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: hello-tls
+type: kubernetes.io/tls
+data:
+  tls.crt: {{ $ca.Cert | b64enc }}
+  tls.key: {{ $ca.Key | b64enc }}
+""",
+    "templates/list.yaml": """apiVersion: v1
+kind: ConfigMapList
+items:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: listed
+""",
+}
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("helm")
+def test_real_chart_output_as_helm_controller_applies_it(tmp_path: Path, build_cache: Path) -> None:
+    import yaml
+
+    repo = chart_repo(tmp_path)
+    chart = repo / "charts/hello"
+    for name, text in CAPABLE_TEMPLATES.items():
+        (chart / name).write_text(text, encoding="utf-8")
+    (chart / "crds").mkdir()
+    (chart / "crds/widget.yaml").write_text(yaml.safe_dump(CRD), encoding="utf-8")
+    report = run(repo, build_cache)
+    assert report.renders["dev"].helm_releases[HELLO].rendered
+    objects = chart_objects(report)
+    assert objects["PodDisruptionBudget/hello/hello"].api_version == "policy/v1"  # kind-qualified capabilities
+    assert "ConfigMap/hello/widget-on" in objects  # the chart's own CRD is served on the second pass
+    assert objects["CustomResourceDefinition/widgets.example.com"].chart_crd
+    assert objects["Secret/hello/hello-tls"].install_generated
+    assert "ConfigMap/hello/listed" in objects and not any("List" in key for key in objects)
+    assert not [f for f in report.findings if f.rule in ("secrets/plaintext", "build/duplicate-object")]
+    again = run(repo, build_cache)  # cached by content: the same objects
+    assert set(chart_objects(again)) == set(objects)
