@@ -260,3 +260,48 @@ def test_real_chart_output_as_helm_controller_applies_it(tmp_path: Path, build_c
     assert not [f for f in report.findings if f.rule in ("secrets/plaintext", "build/duplicate-object")]
     again = run(repo, build_cache)  # cached by content: the same objects
     assert set(chart_objects(again)) == set(objects)
+
+
+# -- chart folders are configuration --------------------------------------------------------------------
+
+def test_chart_folders_come_from_platform_yaml_relative_to_it(tmp_path: Path, repo_root: Path) -> None:
+    import yaml
+
+    from greenfield.app.validate import ValidateOptions, chart_folders
+    from greenfield.core.inventory import parse_inventory
+
+    data = yaml.safe_load((repo_root / "platform.yaml").read_text(encoding="utf-8"))
+    data["charts"] = ["../charts", {"path": "../charts/approximate", "approximate": True}]
+    inventory, problems = parse_inventory(data)
+    assert inventory is not None and not [p for p in problems if p.severity == "error"]
+    repo = tmp_path / "repo"
+    assert chart_folders(repo, inventory, ValidateOptions()) == (
+        [tmp_path / "charts", tmp_path / "charts/approximate"], [tmp_path / "charts/approximate"])
+    given = ValidateOptions(chart_dirs=[tmp_path / "mine"])  # --chart-dir wins over the configuration
+    assert chart_folders(repo, inventory, given) == ([tmp_path / "mine"], [])
+    assert chart_folders(repo, inventory, ValidateOptions(configured_charts=False)) == ([], [])
+    _, wrong = parse_inventory({**data, "charts": [{"path": "x", "aproximate": True}]})
+    assert any("aproximate" in p.field for p in wrong)
+
+
+def test_the_reference_platform_names_the_shared_charts(repo_root: Path) -> None:
+    from greenfield.app.inventory import load_inventory
+
+    inventory = load_inventory(repo_root / "platform.yaml")
+    assert [folder.path for folder in inventory.chart_folders()] == ["../shared/charts", "../shared/charts/approximate"]
+
+
+def test_chart_status_names_what_was_rendered_and_what_was_not() -> None:
+    from greenfield.core.model import HelmReleaseInfo, chart_status
+
+    render = ClusterRender("infra", "kubernetes/clusters/infra")
+    for name, version, rendered, approximate, found in (("cilium", "1.18.2", True, False, True),
+                                                       ("gitlab", "9.5.0", True, True, True),
+                                                       ("gitlab-runner", "0.82.0", False, False, False)):
+        key = NamespacedName(name, name)
+        render.helm_releases[key] = HelmReleaseInfo(key, "infra", "flux-system/x", {}, chart=name, version=version,
+                                                    rendered=rendered, chart_approximate=approximate,
+                                                    chart_file=f"{name}.tgz" if found else "")
+    status = chart_status({"infra": render, "apps": render})
+    assert status.line() == ("4/6 HelmRelease chart(s) rendered (2 chart(s)), approximate: gitlab 9.5.0, "
+                             "not available offline: gitlab-runner 0.82.0")

@@ -289,9 +289,11 @@ class ChartRenderer:
     """Implements the engine's ChartRenderer with the pinned helm (built lazily, only when a chart is found)."""
 
     def __init__(self, repo: Path, chart_dirs: Sequence[Path] = (), cache_dir: Path | None = None,
-                 use_cache: bool = True, helm_binary: Path | None = None, workers: int = 2) -> None:
+                 use_cache: bool = True, helm_binary: Path | None = None, workers: int = 2,
+                 approximate_dirs: Sequence[Path] = ()) -> None:
         self.repo = repo.resolve()
         self.chart_dirs = [Path(d).resolve() for d in chart_dirs]
+        self.approximate_dirs = [Path(d).resolve() for d in approximate_dirs]
         self.cache_dir = (cache_dir or self.repo / ".greenfield" / "cache").resolve() / "charts"
         self.use_cache = use_cache
         self._helm_binary = helm_binary
@@ -344,7 +346,10 @@ class ChartRenderer:
         if not any(located) and not any(request.local_path for request in requests):
             return [ChartOutput(found=False) for _ in requests]
         with ThreadPoolExecutor(max_workers=max(1, self.workers) * 2) as pool:  # helm itself is limited by _slots
-            return list(pool.map(self._render_one, requests, located))
+            outputs = list(pool.map(self._render_one, requests, located))
+        for output, chart in zip(outputs, located, strict=True):
+            output.approximate = chart is not None and any(chart.is_relative_to(d) for d in self.approximate_dirs)
+        return outputs
 
     def _render_one(self, request: ChartRequest, chart: Path | None) -> ChartOutput:
         if chart is None and request.local_path:

@@ -35,6 +35,7 @@ class RenderOptions:
     strict: bool = False
     workers: int = DEFAULT_WORKERS
     chart_dirs: list[Path] = field(default_factory=list)  # --chart-dir: charts supplied locally
+    approximate_chart_dirs: list[Path] = field(default_factory=list)  # of those, folders of approximate charts
     kube_version: str = ""  # helm template --kube-version
     render_charts: bool = True
     prefetch: Prefetch | None = None  # builds started before the run got here (the CLI starts it first thing)
@@ -141,7 +142,7 @@ def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderO
 
         check_chart_dirs(options.chart_dirs)
         engine_options.charts = ChartRenderer(repo, options.chart_dirs, cache_dir, use_cache=options.use_cache,
-                                              workers=options.workers)
+                                              workers=options.workers, approximate_dirs=options.approximate_chart_dirs)
         engine_options.api_versions = builtin_api_versions(options.kube_version)
     memo = None
     if options.use_cache:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,6 +43,9 @@ class ValidateOptions:
     rule_options: dict[str, Any] = field(default_factory=dict)
     only_rules: list[str] = field(default_factory=list)  # rule id prefixes (default: all)
     chart_dirs: list[Path] = field(default_factory=list)  # --chart-dir: folders of <name>-<version>[.tgz] charts
+    # chart folders whose charts are not built from the pinned release (results labelled approximate)
+    approximate_chart_dirs: list[Path] = field(default_factory=list)
+    configured_charts: bool = True  # without chart_dirs: the folders platform.yaml names (`charts:`)
     require_charts: bool = False  # a chart that is not available locally is a warning
     prefetch: Prefetch | None = None  # builds the CLI started before importing the rest (see app/prefetch.py)
 
@@ -129,6 +133,16 @@ def repository_rule_options(repo: Path, inventory: Inventory | None, given: dict
     return {**derived, **given}
 
 
+def chart_folders(repo: Path, inventory: Inventory | None, options: ValidateOptions) -> tuple[list[Path], list[Path]]:
+    """The chart folders to render with, and which of them are approximate: --chart-dir when given (it wins),
+    else the `charts:` of platform.yaml (relative to it)."""
+    if options.chart_dirs or not options.configured_charts or inventory is None:
+        return list(options.chart_dirs), list(options.approximate_chart_dirs)
+    folders = inventory.chart_folders()
+    return ([Path(os.path.normpath(repo / folder.path)) for folder in folders],
+            [Path(os.path.normpath(repo / folder.path)) for folder in folders if folder.approximate])
+
+
 def _label(render: ClusterRender, key: NamespacedName) -> str:
     return "" if render.kustomizations[key].synthetic else str(key)
 
@@ -145,10 +159,11 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     cache_dir = options.cache_dir or repo / ".greenfield" / "cache"
     version = options.kubernetes_version or (
         inventory.platform.versions.kubernetes if inventory is not None else DEFAULT_KUBERNETES_VERSION)
+    chart_dirs, approximate = chart_folders(repo, inventory, options)
     render_options = RenderOptions(cluster_paths=options.cluster_paths, substitute_from=options.substitute_from,
                                    cache_dir=cache_dir, use_cache=options.use_cache,
-                                   strict=options.strict_substitution, chart_dirs=list(options.chart_dirs),
-                                   kube_version=version, prefetch=options.prefetch)
+                                   strict=options.strict_substitution, chart_dirs=chart_dirs,
+                                   approximate_chart_dirs=approximate, kube_version=version, prefetch=options.prefetch)
     rendered = render_repository(repo, targets, render_options)
     timings["render"] = rendered.seconds
     renders = rendered.renders

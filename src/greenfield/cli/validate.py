@@ -16,6 +16,7 @@ from rich.table import Table
 from greenfield.app.prefetch import Prefetch
 from greenfield.cli.common import console, repo_option
 from greenfield.core.findings import Finding, Severity
+from greenfield.core.model import chart_status
 
 if TYPE_CHECKING:
     from greenfield.app.validate import ValidationReport
@@ -76,9 +77,9 @@ def print_text(report: ValidationReport) -> None:
                f"{counts[Severity.INFO]} info in {total:.2f}s "
                f"({int(report.timings.get('builds', 0))} kustomize builds, "
                f"{int(report.timings.get('cached_builds', 0))} cached)")
-    charts = [info for render in report.renders.values() for info in render.helm_releases.values()]
-    if any(info.rendered for info in charts):
-        summary += f"; {sum(info.rendered for info in charts)}/{len(charts)} HelmRelease chart(s) rendered"
+    charts = chart_status(report.renders)
+    if charts.rendered or charts.failed:
+        summary += f"; {charts.line()}"
     if report.changed_files is not None:
         summary += f"; --changed-since: {len(report.changed_files)} changed file(s)"
     for note in report.notes:

@@ -155,6 +155,7 @@ class ChartOutput:
     crds: list[bool] = field(default_factory=list)  # per document: a file of the chart's crds/ folder
     generated: list[bool] = field(default_factory=list)  # per document: helm generates it at install time
     uses_capabilities: bool = False  # the templates read .Capabilities.APIVersions (api_versions matter)
+    approximate: bool = False  # the chart is not built from the pinned release (results are approximate)
 
 
 class ChartRenderer(Protocol):
@@ -702,6 +703,7 @@ class _ClusterRun:
             if not output.found:
                 continue
             info.chart_file = output.file
+            info.chart_approximate = output.approximate
             if output.skipped:
                 info.chart_skipped = output.skipped
                 continue
