@@ -305,3 +305,79 @@ def test_chart_status_names_what_was_rendered_and_what_was_not() -> None:
     status = chart_status({"infra": render, "apps": render})
     assert status.line() == ("4/6 HelmRelease chart(s) rendered (2 chart(s)), approximate: gitlab 9.5.0, "
                              "not available offline: gitlab-runner 0.82.0")
+
+
+# -- lookup: what helm-controller finds in the cluster at install time ---------------------------------------
+
+def test_lookup_calls_are_answered_by_a_named_template() -> None:
+    from greenfield.core.chart_templates import rewrite_lookups
+
+    text = ('{{- (lookup "v1" "Secret" .Release.Namespace (.Values.redis.existingSecret)).data.PW | b64dec }}\n'
+            '{{- with lookup "v1" "Secret" (include "x.ns" .) "certs" }}x{{ end }}\n'
+            '{{/* a lookup in a comment stays */}}\n{{ .Values.lookup }}\n')
+    assert rewrite_lookups(text) == (
+        '{{- ((fromYaml (include "greenfield.lookup" (list "v1" "Secret" .Release.Namespace '
+        '(.Values.redis.existingSecret))))).data.PW | b64dec }}\n'
+        '{{- with (fromYaml (include "greenfield.lookup" (list "v1" "Secret" (include "x.ns" .) "certs"))) }}x'
+        '{{ end }}\n{{/* a lookup in a comment stays */}}\n{{ .Values.lookup }}\n')
+
+
+LOOKUP_TEMPLATE = """{{- $secret := lookup "v1" "Secret" .Release.Namespace "hello-creds" }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: looked-up
+data:
+  found: {{ hasKey (($secret).data | default dict) "password" | quote }}
+"""
+EXTERNAL_SECRET = """---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: hello-creds
+spec:
+  secretStoreRef: {kind: ClusterSecretStore, name: store}
+  target: {name: hello-creds}
+  data:
+    - secretKey: password
+      remoteRef: {key: hello, property: password}
+"""
+SECRETS_KS = """---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: hello-secrets
+  namespace: flux-system
+spec:
+  interval: 1h
+  path: ./kubernetes/apps/hello/secrets
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  targetNamespace: hello
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("helm")
+def test_lookup_finds_what_the_release_dependencies_applied(tmp_path: Path, build_cache: Path) -> None:
+    repo = chart_repo(tmp_path)
+    (repo / "charts/hello/templates/lookup.yaml").write_text(LOOKUP_TEMPLATE, encoding="utf-8")
+    app = repo / "kubernetes/apps/hello"
+    # the ExternalSecret next to the HelmRelease: applied together, the Secret is not there at install
+    (app / "app/externalsecret.yaml").write_text(EXTERNAL_SECRET, encoding="utf-8")
+    kustomization = app / "app/kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "  - ./externalsecret.yaml\n", encoding="utf-8")
+    report = run(repo, build_cache)
+    assert chart_objects(report)["ConfigMap/hello/looked-up"].body["data"] == {"found": "false"}
+    # in a Kustomization the HelmRelease's depends on: ready (and the Secret made) before the install
+    kustomization.write_text(kustomization.read_text().replace("  - ./externalsecret.yaml\n", ""), encoding="utf-8")
+    (app / "secrets").mkdir()
+    (app / "app/externalsecret.yaml").rename(app / "secrets/externalsecret.yaml")
+    (app / "secrets/kustomization.yaml").write_text("resources:\n  - ./externalsecret.yaml\n", encoding="utf-8")
+    (app / "ks.yaml").write_text((app / "ks.yaml").read_text().replace(
+        "  interval: 1h\n", "  dependsOn:\n    - name: hello-secrets\n  interval: 1h\n", 1) + SECRETS_KS,
+        encoding="utf-8")
+    report = run(repo, build_cache)
+    assert chart_objects(report)["ConfigMap/hello/looked-up"].body["data"] == {"found": "true"}

@@ -23,7 +23,13 @@ from typing import Any
 
 import yaml
 
-from greenfield.core.chart_templates import generating_templates, uses_capabilities
+from greenfield.core.chart_templates import (
+    generating_templates,
+    lookup_template,
+    rewrite_lookups,
+    uses_capabilities,
+    uses_lookup,
+)
 from greenfield.core.engine import ChartOutput, ChartRequest, merge_values
 from greenfield.errors import GreenfieldError
 
@@ -274,6 +280,21 @@ def _template_texts(chart: Path) -> dict[str, str]:
     return texts
 
 
+def _answer_lookups(chart: Path, objects: dict[str, Any]) -> None:
+    """Rewrite the lookups of an unpacked chart (and its unpacked subcharts) to answer from `objects`: offline,
+    helm template's lookup finds nothing, where helm-controller's finds what the cluster holds at install."""
+    helper = lookup_template(objects)
+    for templates in [chart / "templates", *sorted(chart.glob("charts/*/templates"))]:
+        if not templates.is_dir():
+            continue
+        for path in sorted(templates.rglob("*")):
+            if path.is_file() and path.suffix in (".yaml", ".yml", ".tpl", ".txt"):
+                text = path.read_text(encoding="utf-8", errors="replace")
+                if "lookup" in text:
+                    path.write_text(rewrite_lookups(text), encoding="utf-8")
+        (templates / "_greenfield_lookup.tpl").write_text(helper, encoding="utf-8")
+
+
 def _archive_chart_name(archive: tarfile.TarFile) -> str:
     top = {member.name.split("/", 1)[0] for member in archive.getmembers() if "/" in member.name}
     return top.pop() if len(top) == 1 else ""
@@ -283,6 +304,7 @@ def _archive_chart_name(archive: tarfile.TarFile) -> str:
 class ChartFacts:
     generating: frozenset[str]  # template paths ("templates/x.yaml") whose output helm generates at install time
     uses_capabilities: bool
+    uses_lookup: bool = False
 
 
 class ChartRenderer:
@@ -401,7 +423,9 @@ class ChartRenderer:
                                   request.kube_version, default_values, request.post_renderers_json,
                                   request.common_metadata_json, request.origin,
                                   # API versions change the output only of charts that ask .Capabilities
-                                  list(request.api_versions) if facts.uses_capabilities else []],
+                                  list(request.api_versions) if facts.uses_capabilities else [],
+                                  # and what lookups find, only those that look objects up
+                                  request.lookup_json if facts.uses_lookup else "{}"],
                                  sort_keys=True, default=str).encode())
         key = digest.hexdigest()
         with self._lock:  # one render per key at a time: the second cluster asking waits and reads the cache
@@ -451,13 +475,15 @@ class ChartRenderer:
         if self.use_cache:
             try:
                 entry = json.loads(path.read_text(encoding="utf-8"))
-                return ChartFacts(frozenset(entry["generating"]), bool(entry["uses_capabilities"]))
+                return ChartFacts(frozenset(entry["generating"]), bool(entry["uses_capabilities"]),
+                                  bool(entry["uses_lookup"]))
             except (OSError, ValueError, KeyError):
                 pass
         texts = _template_texts(chart)
-        facts = ChartFacts(frozenset(generating_templates(texts)), uses_capabilities(texts))
+        facts = ChartFacts(frozenset(generating_templates(texts)), uses_capabilities(texts), uses_lookup(texts))
         if self.use_cache:
-            self._write(path, {"generating": sorted(facts.generating), "uses_capabilities": facts.uses_capabilities})
+            self._write(path, {"generating": sorted(facts.generating), "uses_capabilities": facts.uses_capabilities,
+                               "uses_lookup": facts.uses_lookup})
         return facts
 
     # -- valuesFiles (source-controller's chart builders) ------------------------------------------------
@@ -502,8 +528,11 @@ class ChartRenderer:
         home = self.cache_dir / "helm-home"
         with tempfile.TemporaryDirectory(prefix="greenfield-chart-") as scratch:
             target = chart
-            if default_values is not None or dependencies:
+            answer_lookups = facts is not None and facts.uses_lookup and request.lookup_json != "{}"
+            if default_values is not None or dependencies or answer_lookups:
                 target = _chart_copy(chart, Path(scratch), anchor_dependencies=dependencies)
+            if answer_lookups:
+                _answer_lookups(target, json.loads(request.lookup_json))
             if dependencies:
                 code, message = Helm(str(helm)).dependency_update(target, home=home)
                 if code != 0:

@@ -135,6 +135,9 @@ class ChartRequest:
     # helm template --api-versions: what the cluster's discovery would serve ("group/version" and
     # "group/version/Kind"), as helm-controller's capabilities give it: built-in kinds and every CRD rendered
     api_versions: tuple[str, ...] = ()
+    # what helm's `lookup` finds when helm-controller installs the release ("apiVersion/kind/namespace/name" ->
+    # object, JSON): the Secrets/ConfigMaps applied before it (its Kustomization's dependencies and ancestors)
+    lookup_json: str = "{}"
 
     @property
     def values(self) -> dict[str, Any]:
@@ -740,7 +743,60 @@ class _ClusterRun:
             values_files=tuple(info.values_files), ignore_missing_values_files=info.ignore_missing_values_files,
             post_renderers_json=json.dumps(_kustomize_post_renderers(spec), sort_keys=True),
             common_metadata_json=json.dumps(_as_dict(spec.get("commonMetadata")), sort_keys=True),
-            origin=(info.key.namespace, info.key.name), api_versions=served)
+            origin=(info.key.namespace, info.key.name), api_versions=served,
+            lookup_json=json.dumps(self._existing_before(info.kustomization), sort_keys=True))
+
+    def _existing_before(self, kustomization: str) -> dict[str, Any]:
+        """Secrets and ConfigMaps that exist once the Kustomizations applied before `kustomization` are ready
+        (its dependsOn, transitively, and its ancestors): what a lookup at install time finds. Secrets an
+        ExternalSecret creates have its keys (values unknown offline); SOPS-encrypted data is opaque."""
+        nodes = {("" if node.synthetic else str(node.key)): node for node in self.render.kustomizations.values()}
+        start = nodes.get(kustomization)
+        if start is None:
+            return {}
+        seen: set[NamespacedName] = set()
+        pending = [*start.depends_on, *([start.parent] if start.parent is not None else [])]
+        while pending:
+            key = pending.pop()
+            if key in seen or key not in self.render.kustomizations:
+                continue
+            seen.add(key)
+            node = self.render.kustomizations[key]
+            pending.extend(node.depends_on)
+            if node.parent is not None:
+                pending.append(node.parent)
+        found: dict[str, Any] = {}
+        for key in sorted(seen):
+            for obj in self.render.kustomizations[key].objects:
+                for body in _lookup_bodies(obj):
+                    metadata = _as_dict(body.get("metadata"))
+                    found[f"{body['apiVersion']}/{body['kind']}/{metadata.get('namespace', '')}/"
+                          f"{metadata.get('name', '')}"] = body
+        return found
+
+
+OFFLINE_VALUE = base64.b64encode(b"greenfield-offline-placeholder").decode()
+
+
+def _lookup_bodies(obj: RenderedObject) -> list[dict[str, Any]]:
+    """The Secret/ConfigMap an object is or makes in the cluster, as a lookup returns it."""
+    metadata = {"name": obj.name, "namespace": obj.namespace}
+    if obj.kind in ("Secret", "ConfigMap") and api_group(obj.api_version) == "":
+        data = _as_dict(obj.body.get("data"))
+        if obj.kind == "Secret":
+            data = {key: OFFLINE_VALUE if obj.encrypted else value for key, value in data.items()}
+            data.update({key: OFFLINE_VALUE if obj.encrypted else base64.b64encode(str(value).encode()).decode()
+                         for key, value in _as_dict(obj.body.get("stringData")).items()})
+        return [{"apiVersion": "v1", "kind": obj.kind, "metadata": metadata, "data": data}]
+    if obj.kind == "ExternalSecret" and api_group(obj.api_version) == "external-secrets.io":
+        target = _as_dict(obj.spec.get("target"))
+        keys = [str(item.get("secretKey")) for item in obj.spec.get("data") or []
+                if isinstance(item, dict) and item.get("secretKey")]
+        keys += [str(key) for key in _as_dict(_as_dict(target.get("template")).get("data"))]
+        return [{"apiVersion": "v1", "kind": "Secret",
+                 "metadata": {**metadata, "name": str(target.get("name") or obj.name)},
+                 "data": {key: OFFLINE_VALUE for key in keys}}]
+    return []
 
 
 def _is_crd_body(body: Mapping[str, Any]) -> bool:
