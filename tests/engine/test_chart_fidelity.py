@@ -381,3 +381,25 @@ def test_lookup_finds_what_the_release_dependencies_applied(tmp_path: Path, buil
         encoding="utf-8")
     report = run(repo, build_cache)
     assert chart_objects(report)["ConfigMap/hello/looked-up"].body["data"] == {"found": "true"}
+
+
+def test_a_chart_workload_carries_the_reviewed_reason_of_its_helmrelease() -> None:
+    from greenfield.core.model import HelmReleaseInfo
+
+    daemonset = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "spire-agent", "namespace": "spire"},
+                 "spec": {"template": {"spec": {"hostPID": True, "containers": [{"name": "agent"}]}}}}
+    release = {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+               "metadata": {"name": "spire", "namespace": "spire"}, "spec": {}}
+    renders = _render([RenderedObject(release, "infra", "flux-system/spire", "helmrelease.yaml"),
+                       RenderedObject(daemonset, "infra", "flux-system/spire", "spire.tgz", chart="spire-0.27.0",
+                                      release="spire/spire")])
+    key = NamespacedName("spire", "spire")
+    renders["infra"].helm_releases[key] = HelmReleaseInfo(key, "infra", "flux-system/spire", release, chart="spire")
+
+    def findings() -> list[str]:
+        context = RuleContext(renders=renders, inventory=None, settings={}, options={})
+        return [f.message for f in run_rules(context, only=["policy/privileged"])]
+
+    assert findings() == ["DaemonSet spire/spire-agent runs privileged in spire: hostPID"]
+    release["metadata"]["annotations"] = {"greenfield/privileged-reason": "node attestation (reviewed)"}
+    assert findings() == []

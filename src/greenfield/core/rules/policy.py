@@ -441,13 +441,16 @@ def privileged(render: ClusterRender, context: RuleContext) -> Iterator[Finding]
         set(DEFAULT_PRIVILEGED_ALLOWLIST)
     hint = (f"drop the privilege, or run it in an allowed namespace ({', '.join(sorted(allowlist))}); a reviewed "
             f"exception carries the annotation {PRIVILEGED_REASON}: <why>")
+    # a chart's workloads carry the reviewed reason of the HelmRelease that renders them
+    reasons = {str(release.key): annotations_of(release.body).get(PRIVILEGED_REASON, "").strip()
+               for release in helm_releases(render)}
     for obj in render.objects:
         template = pod_template(obj)
         if template is None:
             continue
         namespace = obj.namespace or "default"
         if namespace in allowlist or f"{namespace}/{obj.name}" in allowlist or \
-                annotations_of(obj.body).get(PRIVILEGED_REASON, "").strip():
+                annotations_of(obj.body).get(PRIVILEGED_REASON, "").strip() or reasons.get(obj.release):
             continue
         problems = _privileges(as_dict(template.get("spec")))
         if problems:
