@@ -421,7 +421,7 @@ class ChartRenderer:
         digest = chart_digest.copy()
         digest.update(json.dumps([request.release, request.namespace, request.values_json, request.include_crds,
                                   request.kube_version, default_values, request.post_renderers_json,
-                                  request.common_metadata_json, request.origin,
+                                  request.common_metadata_json, request.origin, request.include_tests,
                                   # API versions change the output only of charts that ask .Capabilities
                                   list(request.api_versions) if facts.uses_capabilities else [],
                                   # and what lookups find, only those that look objects up
@@ -547,7 +547,8 @@ class ChartRenderer:
                                                     encoding="utf-8")
             code, stdout, stderr = Helm(str(helm)).template_raw(
                 request.release, str(target), request.namespace, request.values, include_crds=request.include_crds,
-                kube_version=request.kube_version, home=home, api_versions=request.api_versions)
+                kube_version=request.kube_version, home=home, api_versions=request.api_versions,
+                skip_tests=not request.include_tests)
             if code != 0:
                 message = (stderr or stdout).strip().replace(str(target), display).replace(str(chart), display)
                 return ChartOutput(found=True, file=display, inputs=inputs, error=message or f"helm exited {code}")

@@ -45,7 +45,7 @@ class Helm:
 
     def _template(self, release: str, chart: str, namespace: str, values: dict[str, Any], *, include_crds: bool,
                   home: Path, version: str = "", kube_version: str = "", check: bool = True,
-                  api_versions: tuple[str, ...] = ()) -> CommandResult:
+                  api_versions: tuple[str, ...] = (), skip_tests: bool = False) -> CommandResult:
         with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:
             values_file = Path(scratch) / "values.yaml"
             values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
@@ -55,6 +55,7 @@ class Helm:
             argv += ["--kube-version", kube_version] if kube_version else []
             for api_version in api_versions:
                 argv += ["--api-versions", api_version]
+            argv += ["--skip-tests"] if skip_tests else []
             codes = frozenset({0}) if check else frozenset(range(256))
             return Command(argv, env=self._env(home), timeout=self.timeout, allowed_exit_codes=codes).run()
 
@@ -66,10 +67,11 @@ class Helm:
 
     def template_raw(self, release: str, chart: str, namespace: str, values: dict[str, Any], *,
                      include_crds: bool, kube_version: str, home: Path, version: str = "",
-                     api_versions: tuple[str, ...] = ()) -> tuple[int, str, str]:
+                     api_versions: tuple[str, ...] = (), skip_tests: bool = False) -> tuple[int, str, str]:
         """`helm template` offline: (exit code, stdout, stderr); a failing chart is data, not an exception."""
         result = self._template(release, chart, namespace, values, include_crds=include_crds, home=home,
-                                version=version, kube_version=kube_version, check=False, api_versions=api_versions)
+                                version=version, kube_version=kube_version, check=False, api_versions=api_versions,
+                                skip_tests=skip_tests)
         return result.returncode, result.stdout, result.stderr
 
     def dependency_update(self, chart: Path, *, home: Path) -> tuple[int, str]:

@@ -130,6 +130,10 @@ def repository_rule_options(repo: Path, inventory: Inventory | None, given: dict
             derived["bootstrap_crd_groups"] = sorted(bootstrap_groups([yamlio.load_file(definitions)]))
     if inventory is not None:
         derived["spire_enabled"] = inventory.platform.features.spire
+        # Talos' default admission configuration (the platform runs Talos): PodSecurity enforces baseline where a
+        # namespace has no label, and exempts kube-system
+        derived["psa_default_level"] = "baseline"
+        derived["psa_exempt_namespaces"] = ["kube-system"]
     return {**derived, **given}
 
 
@@ -196,6 +200,7 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     step = time.perf_counter()
     context = RuleContext(renders=renders, inventory=inventory, settings=settings,
                           options=repository_rule_options(repo, inventory, {"require_charts": options.require_charts,
+                                                                            "kubernetes_version": version,
                                                                             **options.rule_options}))
     findings = run_rules(context, options.only_rules or None, rule_clusters)
     timings["rules"] = time.perf_counter() - step

@@ -138,6 +138,8 @@ class ChartRequest:
     # what helm's `lookup` finds when helm-controller installs the release ("apiVersion/kind/namespace/name" ->
     # object, JSON): the Secrets/ConfigMaps applied before it (its Kustomization's dependencies and ancestors)
     lookup_json: str = "{}"
+    # helm-controller runs a chart's test hooks only with spec.test.enable: otherwise they are never applied
+    include_tests: bool = False
 
     @property
     def values(self) -> dict[str, Any]:
@@ -744,7 +746,8 @@ class _ClusterRun:
             post_renderers_json=json.dumps(_kustomize_post_renderers(spec), sort_keys=True),
             common_metadata_json=json.dumps(_as_dict(spec.get("commonMetadata")), sort_keys=True),
             origin=(info.key.namespace, info.key.name), api_versions=served,
-            lookup_json=json.dumps(self._existing_before(info.kustomization), sort_keys=True))
+            lookup_json=json.dumps(self._existing_before(info.kustomization), sort_keys=True),
+            include_tests=_as_dict(spec.get("test")).get("enable") is True)
 
     def _existing_before(self, kustomization: str) -> dict[str, Any]:
         """Secrets and ConfigMaps that exist once the Kustomizations applied before `kustomization` are ready
