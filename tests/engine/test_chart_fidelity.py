@@ -403,3 +403,41 @@ def test_a_chart_workload_carries_the_reviewed_reason_of_its_helmrelease() -> No
     assert findings() == ["DaemonSet spire/spire-agent runs privileged in spire: hostPID"]
     release["metadata"]["annotations"] = {"greenfield/privileged-reason": "node attestation (reviewed)"}
     assert findings() == []
+
+
+# -- values against the chart ------------------------------------------------------------------------------
+
+def test_values_the_templates_read() -> None:
+    from greenfield.core.chart_templates import WHOLE, unknown_values, values_reads
+
+    reads = values_reads({"templates/a.yaml": '{{ .Values.a.b }} {{ index .Values "c-d" "e" }} {{ toYaml .Values.f }}'
+                                              '{{ with .Values.g }}{{ .x }}{{ end }} {{ $.Values.h.i | quote }}'})
+    assert reads == {("a", "b"), ("c-d", "e"), ("f",), ("g",), ("h", "i")}
+    values = {"a": {"b": 1, "z": 2}, "c-d": {"e": 1, "q": 1}, "f": {"any": 1}, "g": {"h": 1}, "nope": 1,
+              "free": {"x": 1}, "listed": {"y": 1}, "sub": {"k": 1, "l": 2}, "global": {"x": 1}}
+    defaults = {"free": {}, "listed": {"y": 0, "w": 0}}
+    assert unknown_values(values, reads, defaults, {"sub": ({("k",)}, {})}) == ["a.z", "c-d.q", "nope", "sub.l"]
+    assert values_reads({"templates/b.yaml": "{{ toYaml .Values | nindent 2 }}"}) == {WHOLE}
+    assert unknown_values(values, {WHOLE}, {}, {}) == []
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("helm")
+def test_unknown_values_keys_and_the_values_schema(tmp_path: Path, build_cache: Path) -> None:
+    repo = chart_repo(tmp_path)
+    release = repo / "kubernetes/apps/hello/app/helmrelease.yaml"
+    release.write_text(release.read_text().replace("    replicaCount: 3\n", "    replicaCount: 3\n    replicaCuont: 2\n"),
+                       encoding="utf-8")
+    report = run(repo, build_cache)
+    [item] = [f for f in report.findings if f.rule == "values/unknown-key"]
+    assert item.severity == "warning" and item.object == "HelmRelease/hello/hello"
+    assert item.message.startswith("values replicaCuont are not read by chart charts/hello")
+    schema = {"$schema": "https://json-schema.org/draft-07/schema#", "type": "object",
+              "properties": {"replicaCount": {"type": "integer", "maximum": 2}}}
+    import json
+
+    (repo / "charts/hello/values.schema.json").write_text(json.dumps(schema), encoding="utf-8")
+    report = run(repo, build_cache)
+    [item] = [f for f in report.findings if f.rule == "values/schema"]
+    assert item.severity == "error" and "replicaCount" in item.message and "values.schema.json" in item.message
+    assert not [f for f in report.findings if f.rule == "build/chart-template"]

@@ -27,13 +27,15 @@ from greenfield.core.chart_templates import (
     generating_templates,
     lookup_template,
     rewrite_lookups,
+    unknown_values,
     uses_capabilities,
     uses_lookup,
+    values_reads,
 )
 from greenfield.core.engine import ChartOutput, ChartRequest, merge_values
 from greenfield.errors import GreenfieldError
 
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 SOURCE_LINE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
 
 
@@ -235,14 +237,18 @@ def _inside_chart(source: str) -> str:
     return source.split("/", 1)[1] if "/" in source else source
 
 
-def _template_texts(chart: Path) -> dict[str, str]:
+TEXT_SUFFIXES = (".yaml", ".yml", ".tpl", ".txt", ".json", ".conf", ".toml", ".ini", ".lua", ".sh", ".tmpl")
+
+
+def _template_texts(chart: Path, every_file: bool = False) -> dict[str, str]:
     """The chart's template files (subcharts' too, packaged ones included) by path inside the chart, as
-    helm's `# Source:` names them without the chart name: "templates/x.yaml", "charts/sub/templates/y.tpl"."""
+    helm's `# Source:` names them without the chart name: "templates/x.yaml", "charts/sub/templates/y.tpl".
+    With `every_file`, every text file (files a template may `tpl`, values.yaml, Chart.yaml)."""
     texts: dict[str, str] = {}
 
     def add(name: str, data: bytes) -> None:
         parts = name.split("/")
-        if "templates" in parts[:-1] and parts[-1].endswith((".yaml", ".yml", ".tpl", ".txt", ".json")):
+        if (every_file or "templates" in parts[:-1]) and parts[-1].endswith(TEXT_SUFFIXES):
             texts[name] = data.decode("utf-8", "replace")
 
     def read_archive(archive: tarfile.TarFile, prefix: str) -> None:
@@ -305,6 +311,59 @@ class ChartFacts:
     generating: frozenset[str]  # template paths ("templates/x.yaml") whose output helm generates at install time
     uses_capabilities: bool
     uses_lookup: bool = False
+    values: ValuesFacts | None = None  # what the templates read, for unknown values keys
+
+
+@dataclass(frozen=True)
+class ValuesFacts:
+    reads: frozenset[tuple[str, ...]]
+    defaults: Any  # the chart's values.yaml
+    subcharts: dict[str, tuple[frozenset[tuple[str, ...]], Any]]  # values key (alias or name) -> reads, defaults
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reads": sorted(self.reads), "defaults": self.defaults,
+                "subcharts": {k: [sorted(r), d] for k, (r, d) in self.subcharts.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ValuesFacts:
+        return cls(frozenset(tuple(r) for r in data["reads"]), data["defaults"],
+                   {k: (frozenset(tuple(r) for r in reads), defaults) for k, (reads, defaults) in
+                    data["subcharts"].items()})
+
+
+def _values_facts(texts: dict[str, str]) -> ValuesFacts:
+    """Reads of the whole chart (its subcharts' and library charts' templates count: conservative), the
+    defaults, and per subchart its own reads and defaults (Chart.yaml conditions and tags are reads too)."""
+    def load(name: str) -> Any:
+        try:
+            return yaml.safe_load(texts.get(name, "")) or {}
+        except yaml.YAMLError:
+            return {}
+
+    reads = set(values_reads(texts))
+    meta = load("Chart.yaml")
+    dependencies = [d for d in (meta.get("dependencies") or []) if isinstance(d, dict)] if isinstance(meta, dict) \
+        else []
+    for dependency in dependencies:
+        for condition in str(dependency.get("condition") or "").split(","):
+            if condition.strip():
+                reads.add(tuple(condition.strip().split(".")))
+        reads.update(("tags", str(tag)) for tag in dependency.get("tags") or [])
+    folders = {name.split("/")[1] for name in texts if name.startswith("charts/") and name.count("/") >= 2}
+    keys = {str(d.get("name")): str(d.get("alias") or d.get("name")) for d in dependencies}
+    subcharts: dict[str, tuple[frozenset[tuple[str, ...]], Any]] = {}
+    for folder in sorted(folders):
+        inner = {name.removeprefix(f"charts/{folder}/"): text for name, text in texts.items()
+                 if name.startswith(f"charts/{folder}/")}
+        defaults = inner.get("values.yaml", "")
+        try:
+            parsed = yaml.safe_load(defaults) or {}
+        except yaml.YAMLError:
+            parsed = {}
+        sub_reads = frozenset(values_reads(inner))
+        for key in {keys.get(folder, folder), *[alias for name, alias in keys.items() if name == folder]}:
+            subcharts[key] = (sub_reads, parsed)
+    return ValuesFacts(frozenset(reads), load("values.yaml"), subcharts)
 
 
 class ChartRenderer:
@@ -458,6 +517,10 @@ class ChartRenderer:
                 self._write(entry_path, {"documents": output.documents, "sources": output.sources,
                                          "error": output.error, "crds": output.crds, "generated": output.generated})
         output.uses_capabilities = facts.uses_capabilities
+        if facts.values is not None and not output.error:
+            output.unknown_values = unknown_values(
+                request.values, set(facts.values.reads), facts.values.defaults,
+                {key: (set(reads), defaults) for key, (reads, defaults) in facts.values.subcharts.items()})
         return output
 
     def _write(self, path: Path, entry: dict[str, Any]) -> None:
@@ -476,14 +539,15 @@ class ChartRenderer:
             try:
                 entry = json.loads(path.read_text(encoding="utf-8"))
                 return ChartFacts(frozenset(entry["generating"]), bool(entry["uses_capabilities"]),
-                                  bool(entry["uses_lookup"]))
+                                  bool(entry["uses_lookup"]), ValuesFacts.from_json(entry["values"]))
             except (OSError, ValueError, KeyError):
                 pass
         texts = _template_texts(chart)
-        facts = ChartFacts(frozenset(generating_templates(texts)), uses_capabilities(texts), uses_lookup(texts))
-        if self.use_cache:
+        facts = ChartFacts(frozenset(generating_templates(texts)), uses_capabilities(texts), uses_lookup(texts),
+                           _values_facts(_template_texts(chart, every_file=True)))
+        if self.use_cache and facts.values is not None:
             self._write(path, {"generating": sorted(facts.generating), "uses_capabilities": facts.uses_capabilities,
-                               "uses_lookup": facts.uses_lookup})
+                               "uses_lookup": facts.uses_lookup, "values": facts.values.to_json()})
         return facts
 
     # -- valuesFiles (source-controller's chart builders) ------------------------------------------------

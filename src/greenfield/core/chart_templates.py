@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 # sprig/helm functions whose result is made at install time: keys, certificates, random strings, and what
 # `lookup` reads from the cluster (a Secret composed from another Secret is not in git either)
@@ -141,3 +142,80 @@ def lookup_template(objects: Mapping[str, object]) -> str:
             "{{- $key := printf \"%s/%s/%s/%s\" (index . 0) (index . 1) (index . 2) (index . 3) -}}\n"
             "{{- toYaml (get $objects $key | default (dict)) -}}\n"
             "{{- end -}}\n")
+
+
+# -- values the templates read (for unknown values keys) ------------------------------------------------------
+
+WHOLE = ("*",)  # the templates read the whole values (passed on as one object): every key counts as read
+_NAME = r"[A-Za-z_][\w-]*"
+_VALUES_PATH = re.compile(r"\$?\.Values((?:\." + _NAME + r")*)")
+_INDEXED = re.compile(r"\b(index|get|hasKey|dig)\s+\$?\.Values((?:\." + _NAME + r")*)((?:\s+\"[^\"]*\")+)")
+
+
+def values_reads(files: Mapping[str, str]) -> set[tuple[str, ...]]:
+    """The `.Values` paths the templates read (a read of a path reads its whole subtree); WHOLE when the
+    values are handed on whole (toYaml .Values, a dict of them, ...)."""
+    reads: set[tuple[str, ...]] = set()
+    for text in files.values():
+        for action in _ACTION.finditer(text):
+            body = action.group(0)
+            if ".Values" not in body:
+                continue
+            for match in _INDEXED.finditer(body):  # index .Values "a" "b" / index .Values.a "b"
+                base = tuple(part for part in match.group(2).split(".") if part)
+                keys = tuple(re.findall(r"\"([^\"]*)\"", match.group(3)))
+                reads.add(base + (keys[:1] if match.group(1) in ("get", "hasKey") else keys))
+            rest = _INDEXED.sub(" ", body)
+            for match in _VALUES_PATH.finditer(rest):
+                path = tuple(part for part in match.group(1).split(".") if part)
+                if not path:
+                    return {WHOLE}
+                reads.add(path)
+    return reads
+
+
+def _in_defaults(path: tuple[str, ...], defaults: Any) -> bool:
+    """The key is in the chart's values.yaml, or under a default that is free-form (an empty map, a list, a
+    scalar or null: charts hand such values on as they are)."""
+    node = defaults if isinstance(defaults, dict) else {}
+    for depth, key in enumerate(path):
+        if depth and (not isinstance(node, dict) or not node):
+            return True
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def unknown_values(values: Mapping[str, Any], reads: set[tuple[str, ...]], defaults: Any,
+                   subcharts: Mapping[str, tuple[set[tuple[str, ...]], Any]]) -> list[str]:
+    """Dotted paths of release values no template reads and the chart's values.yaml does not have, the
+    leaves of the values tree as deep as they go: like flate's stale-values check, conservative (a read of a
+    parent reads its children; values of a subchart are checked against the subchart)."""
+    if WHOLE in reads:
+        return []
+    found: list[str] = []
+
+    def walk(node: Mapping[str, Any], path: tuple[str, ...], own_reads: set[tuple[str, ...]], own_defaults: Any,
+             prefix: tuple[str, ...]) -> None:
+        for key, value in node.items():
+            here = (*path, str(key))
+            if not path and str(key) == "global":
+                continue  # shared with every subchart
+            if not path and str(key) in subcharts and prefix == ():
+                sub_reads, sub_defaults = subcharts[str(key)]
+                if WHOLE not in sub_reads and isinstance(value, dict):
+                    walk(value, (), sub_reads | {r[1:] for r in own_reads if r[:1] == (str(key),)},
+                         sub_defaults, (str(key),))
+                continue
+            if any(here[:len(read)] == read for read in own_reads):
+                continue  # the templates read it (or a parent of it, whole)
+            container = any(read[:len(here)] == here for read in own_reads)  # they read something under it
+            known = _in_defaults(here, own_defaults)
+            if isinstance(value, dict) and value and (container or known):
+                walk(value, here, own_reads, own_defaults, prefix)
+            elif not (container or known):
+                found.append(".".join((*prefix, *here)))
+
+    walk(values, (), reads, defaults, ())
+    return sorted(found)

@@ -161,6 +161,7 @@ class ChartOutput:
     generated: list[bool] = field(default_factory=list)  # per document: helm generates it at install time
     uses_capabilities: bool = False  # the templates read .Capabilities.APIVersions (api_versions matter)
     approximate: bool = False  # the chart is not built from the pinned release (results are approximate)
+    unknown_values: list[str] = field(default_factory=list)  # value paths no template reads, not in values.yaml
 
 
 class ChartRenderer(Protocol):
@@ -716,6 +717,7 @@ class _ClusterRun:
                 info.chart_error = output.error
                 continue
             info.rendered = True
+            info.unknown_values = list(output.unknown_values)
             if node is None:
                 continue
             origin = posixpath.basename(info.chart_path) if info.chart_path else info.chart

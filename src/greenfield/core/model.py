@@ -156,6 +156,7 @@ class HelmReleaseInfo:
     chart_error: str = ""  # helm's message when the chart failed to template
     chart_skipped: str = ""  # why a found chart was not templated (e.g. helm not built)
     chart_approximate: bool = False  # the chart found is not built from the pinned release: results approximate
+    unknown_values: list[str] = field(default_factory=list)  # values paths the chart never reads (nor defaults)
     values_files: list[str] = field(default_factory=list)  # spec.chart.spec.valuesFiles / the HelmChart's
     ignore_missing_values_files: bool = False
 
