@@ -53,3 +53,15 @@ def test_pod_security_admission_gate(repo_root: Path, tmp_path: Path, charts_cac
     fired = [f for f in findings if f.rule == "admission/pod-security"]
     assert "Deployment/external-secrets/external-secrets" in {f.object for f in fired}, [f.rule for f in findings]
     assert all("host namespaces (hostNetwork=true)" in f.message for f in fired)
+
+
+def test_network_policy_against_the_pods_the_chart_renders(repo_root: Path, tmp_path: Path, charts_cache: Path,
+                                                           crd_schema_dir: Path) -> None:
+    # without the override the coredns chart labels its pods k8s-app=coredns: the allow-dns policies (they
+    # select k8s-app=kube-dns) no longer reach DNS
+    findings = broken(repo_root, tmp_path, charts_cache, crd_schema_dir,
+                      Edit("kubernetes/infrastructure/kube-system/coredns/app/helmrelease.yaml",
+                           "    k8sAppLabelOverride: kube-dns\n", ""))
+    fired = [f for f in findings if f.rule == "policy/dns-unreachable"]
+    assert fired, [f.rule for f in findings]
+    assert all("rendered by coredns-1.45.0" in f.message for f in fired), fired[0].message
