@@ -154,6 +154,8 @@ def command(
     chart_dir: list[Path] = typer.Option([], "--chart-dir",
                                          help="Folder of Helm charts (<name>-<version>/, <name>-<version>.tgz or "
                                               "<name>/) to render HelmReleases with (repeatable)."),
+    no_charts: bool = typer.Option(False, "--no-charts",
+                                   help="Render no chart of the configured chart folders (platform.yaml charts:)."),
     require_charts: bool = typer.Option(False, "--require-charts",
                                         help="Warn about every HelmRelease whose chart is not available locally."),
 ) -> None:
@@ -168,7 +170,7 @@ def command(
                               kubernetes_version=kubernetes_version, schema=not no_schema,
                               changed_since=changed_since, cache_dir=cache_dir, use_cache=not no_cache,
                               strict_substitution=strict_substitution, chart_dirs=chart_dir,
-                              require_charts=require_charts, prefetch=prefetch)
+                              require_charts=require_charts, prefetch=prefetch, configured_charts=not no_charts)
     try:
         report = validate_repository(root, cluster, options)
     finally:
