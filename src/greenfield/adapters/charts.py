@@ -57,6 +57,16 @@ def _chart_name(path: Path) -> str:
     return str(meta.get("name", "")) if isinstance(meta, dict) else ""
 
 
+def chart_identity(path: Path) -> str:
+    """`<name>-<version>` of a chart folder or packaged chart from its Chart.yaml, as `helm list` shows it."""
+    data = _chart_file(path, "Chart.yaml") if path.is_dir() or path.name.endswith(".tgz") else None
+    try:
+        meta = yaml.safe_load(data) if data else None
+    except yaml.YAMLError:
+        meta = None
+    return f"{meta.get('name', '')}-{meta.get('version', '')}" if isinstance(meta, dict) else path.name
+
+
 def missing_dependencies(chart: Path) -> list[dict[str, Any]]:
     """The dependencies of an unpacked chart that its charts/ folder does not hold (source-controller builds
     these before packaging a chart folder; Chart.lock takes precedence over Chart.yaml)."""

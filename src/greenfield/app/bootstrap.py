@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 
 from greenfield.adapters import yamlio
+from greenfield.adapters.charts import chart_identity
 from greenfield.adapters.command import Command
 from greenfield.adapters.gotools import FLUX_CONTROLLER_TOOLS, GoTools
 from greenfield.adapters.helm import Helm
@@ -451,21 +452,53 @@ class Bootstrap:
         api = self.api()
         return Helm(str(self.tools.binary("helm")), api.kubeconfig, api.context)
 
+    def chart_folders(self) -> list[Path]:
+        """Where real charts are: --chart-dir, else the chart folders platform.yaml names (that exist)."""
+        if self.options.chart_dir is not None:
+            return [self.options.chart_dir]
+        folders = [Path(os.path.normpath(self.repo / folder.path)) for folder in self.inventory.chart_folders()]
+        return [folder for folder in folders if folder.is_dir()]
+
+    def _real_chart(self, chart: str, version: str) -> Path | None:
+        for folder in self.chart_folders():
+            for name in dict.fromkeys([f"{chart}-{version}", f"{chart}-{chart_version(version)}"]):
+                for candidate in (folder / name, folder / f"{name}.tgz"):
+                    if candidate.exists():
+                        return candidate
+            if (folder / chart).is_dir() and chart_identity(folder / chart).endswith(f"-{chart_version(version)}"):
+                return folder / chart
+        return None
+
     def _chart(self, chart: str, version: str, source_url: str) -> str:
-        folder = self.options.chart_dir
-        if folder is None and self.options.target == "local":
-            folder = self.repo / ".greenfield" / "stand-in-charts"
-            build_standin(folder, chart, version)
-        if folder is not None:
-            for candidate in (folder / f"{chart}-{chart_version(version)}", folder / f"{chart}-{chart_version(version)}.tgz",
-                              folder / chart):
-                if candidate.exists():
-                    return str(candidate)
-            raise InputError(f"chart {chart} {version} not found", path=str(folder),
+        """The chart to install: the real one from a chart folder; on the local target (no registry) a stand-in
+        only for a chart that is not available; otherwise the registry's."""
+        real = self._real_chart(chart, version)
+        if real is not None:
+            return str(real)
+        if self.options.chart_dir is not None:
+            raise InputError(f"chart {chart} {version} not found", path=str(self.options.chart_dir),
                              hint=f"add {chart}-{chart_version(version)}/ or .tgz")
+        if self.options.target == "local":
+            folder = self.repo / ".greenfield" / "stand-in-charts"
+            return str(build_standin(folder, chart, version))
         if source_url.startswith("oci://"):
             return source_url if source_url.rstrip("/").endswith("/" + chart) else f"{source_url.rstrip('/')}/{chart}"
         return f"{source_url.rstrip('/')}/{chart}-{chart_version(version)}.tgz"
+
+    def _wanted_chart(self, chart: str, version: str) -> str:
+        """`<name>-<version>` as helm lists the release once installed (the real chart's own Chart.yaml)."""
+        real = self._real_chart(chart, version)
+        return chart_identity(real) if real is not None else f"{chart}-{chart_version(version)}"
+
+    def standin_releases(self) -> list[str]:
+        """Core releases whose chart is in no chart folder (stand-ins on the local target)."""
+        missing = []
+        for ref in self.definitions.core:
+            if ref.helmrelease:
+                release = resolve_release(self.render(), ref)
+                if self._real_chart(release.chart, release.version) is None:
+                    missing.append(f"{release.chart} {release.version}")
+        return missing
 
     def phase_core(self) -> PhaseResult:
         result = PhaseResult("core", PHASE_STORY["core"], "unchanged")
@@ -475,7 +508,7 @@ class Bootstrap:
             if ref.helmrelease:
                 release = resolve_release(self.render(), ref)
                 current = helm.release(release.release_name, release.namespace, home=self.helm_home)
-                wanted_chart = f"{release.chart}-{chart_version(release.version)}"
+                wanted_chart = self._wanted_chart(release.chart, release.version)
                 if (current and current["chart"] == wanted_chart and current["values"] == release.values
                         and current["status"] == "deployed"):
                     installed.append(f"{release.release_name}={release.version} (unchanged)")
@@ -631,10 +664,11 @@ class Bootstrap:
             # greenfield applied the desired state itself: the Flux handover is not proven on this target
             by_story["STORY-BOOT-CORE"].append({"name": "Flux took over from git", "result": "skipped",
                                                 "detail": "no Flux controllers on this target (local up --with-flux)"})
-        if self.options.target == "local" and self.options.chart_dir is None and "STORY-BOOT-CORE" in by_story:
+        standins = self.standin_releases() if self.options.target == "local" else []
+        if standins and "STORY-BOOT-CORE" in by_story:
             by_story["STORY-BOOT-CORE"].append({"name": "upstream charts installed", "result": "skipped",
-                                                "detail": "stand-in charts on the local target (--chart-dir DIR "
-                                                          "installs real ones)"})
+                                                "detail": "stand-in charts on the local target for "
+                                                          f"{', '.join(standins)} (not in a chart folder)"})
         for rejection in report.rejected[:50]:
             by_story.setdefault("STORY-BOOT-CORE", []).append(
                 {"name": "server-side dry-run", "result": "fail", "detail": rejection[:500]})
