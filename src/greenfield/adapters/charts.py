@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from greenfield.core.chart_templates import (
+    asked_api_versions,
     generating_templates,
     lookup_template,
     rewrite_lookups,
@@ -35,7 +36,7 @@ from greenfield.core.chart_templates import (
 from greenfield.core.engine import ChartOutput, ChartRequest, merge_values
 from greenfield.errors import GreenfieldError
 
-CACHE_VERSION = "3"
+CACHE_VERSION = "4"
 SOURCE_LINE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
 
 
@@ -322,6 +323,15 @@ class ChartFacts:
     uses_capabilities: bool
     uses_lookup: bool = False
     values: ValuesFacts | None = None  # what the templates read, for unknown values keys
+    asked: frozenset[str] | None = None  # the API versions the templates ask about (None: not only literals)
+
+    def capabilities_key(self, api_versions: tuple[str, ...]) -> list[str]:
+        """What of the API versions can change the output (cache key material)."""
+        if not self.uses_capabilities:
+            return []
+        if self.asked is None:
+            return list(api_versions)
+        return sorted(self.asked & set(api_versions))
 
 
 @dataclass(frozen=True)
@@ -492,7 +502,7 @@ class ChartRenderer:
                                   request.kube_version, default_values, request.post_renderers_json,
                                   request.common_metadata_json, request.origin, request.include_tests,
                                   # API versions change the output only of charts that ask .Capabilities
-                                  list(request.api_versions) if facts.uses_capabilities else [],
+                                  facts.capabilities_key(request.api_versions),
                                   # and what lookups find, only those that look objects up
                                   request.lookup_json if facts.uses_lookup else "{}"],
                                  sort_keys=True, default=str).encode())
@@ -527,6 +537,7 @@ class ChartRenderer:
                 self._write(entry_path, {"documents": output.documents, "sources": output.sources,
                                          "error": output.error, "crds": output.crds, "generated": output.generated})
         output.uses_capabilities = facts.uses_capabilities
+        output.asked_api_versions = None if facts.asked is None else tuple(sorted(facts.asked))
         if facts.values is not None and not output.error:
             output.unknown_values = unknown_values(
                 request.values, set(facts.values.reads), facts.values.defaults,
@@ -548,16 +559,19 @@ class ChartRenderer:
         if self.use_cache:
             try:
                 entry = json.loads(path.read_text(encoding="utf-8"))
+                asked = entry["asked"]
                 return ChartFacts(frozenset(entry["generating"]), bool(entry["uses_capabilities"]),
-                                  bool(entry["uses_lookup"]), ValuesFacts.from_json(entry["values"]))
+                                  bool(entry["uses_lookup"]), ValuesFacts.from_json(entry["values"]),
+                                  None if asked is None else frozenset(asked))
             except (OSError, ValueError, KeyError):
                 pass
         texts = _template_texts(chart)
         facts = ChartFacts(frozenset(generating_templates(texts)), uses_capabilities(texts), uses_lookup(texts),
-                           _values_facts(_template_texts(chart, every_file=True)))
+                           _values_facts(_template_texts(chart, every_file=True)), asked_api_versions(texts))
         if self.use_cache and facts.values is not None:
             self._write(path, {"generating": sorted(facts.generating), "uses_capabilities": facts.uses_capabilities,
-                               "uses_lookup": facts.uses_lookup, "values": facts.values.to_json()})
+                               "uses_lookup": facts.uses_lookup, "values": facts.values.to_json(),
+                               "asked": None if facts.asked is None else sorted(facts.asked)})
         return facts
 
     # -- valuesFiles (source-controller's chart builders) ------------------------------------------------

@@ -54,6 +54,22 @@ def uses_capabilities(files: Mapping[str, str]) -> bool:
     return any(CAPABILITIES.search(text) for text in files.values())
 
 
+_HAS_LITERAL = re.compile(r"\.Capabilities\.APIVersions\.Has\s+\"([^\"]+)\"")
+
+
+def asked_api_versions(files: Mapping[str, str]) -> frozenset[str] | None:
+    """The API versions the templates ask `.Capabilities.APIVersions.Has` about, when every question is a
+    literal string; None when some template asks in another way (a variable, the whole list)."""
+    asked: set[str] = set()
+    for text in files.values():
+        uses = len(CAPABILITIES.findall(text))
+        literal = _HAS_LITERAL.findall(text)
+        if uses != len(literal):
+            return None
+        asked.update(literal)
+    return frozenset(asked)
+
+
 # -- lookup: what helm-controller's live lookups would find -------------------------------------------------
 
 LOOKUP_TEMPLATE = "greenfield.lookup"

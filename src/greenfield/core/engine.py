@@ -160,6 +160,7 @@ class ChartOutput:
     crds: list[bool] = field(default_factory=list)  # per document: a file of the chart's crds/ folder
     generated: list[bool] = field(default_factory=list)  # per document: helm generates it at install time
     uses_capabilities: bool = False  # the templates read .Capabilities.APIVersions (api_versions matter)
+    asked_api_versions: tuple[str, ...] | None = None  # what they ask about, when only literals (else None)
     approximate: bool = False  # the chart is not built from the pinned release (results are approximate)
     unknown_values: list[str] = field(default_factory=list)  # value paths no template reads, not in values.yaml
 
@@ -696,7 +697,9 @@ class _ClusterRun:
         rendered_crds = [d for output in outputs for d in output.documents if _is_crd_body(d)]
         more = api_versions(served, rendered_crds)
         if len(more) > len(served):
-            again = [index for index, output in enumerate(outputs) if output.uses_capabilities]
+            added = set(more) - set(served)
+            again = [index for index, output in enumerate(outputs) if output.uses_capabilities and (
+                output.asked_api_versions is None or added & set(output.asked_api_versions))]
             if again:
                 redone = charts.render_many([replace(requests[index], api_versions=more) for index in again])
                 for index, output in zip(again, redone, strict=True):
