@@ -441,3 +441,13 @@ def test_unknown_values_keys_and_the_values_schema(tmp_path: Path, build_cache: 
     [item] = [f for f in report.findings if f.rule == "values/schema"]
     assert item.severity == "error" and "replicaCount" in item.message and "values.schema.json" in item.message
     assert not [f for f in report.findings if f.rule == "build/chart-template"]
+
+
+def test_chart_rendered_crds_come_before_the_tree_s() -> None:
+    from greenfield.core.schema_validation import crd_sources, derived_crds
+
+    git = RenderedObject({**CRD, "spec": {**CRD["spec"], "scope": "Cluster"}}, "infra", "flux-system/crds", "crd.yaml")
+    chart = RenderedObject(CRD, "infra", "flux-system/op", "op.tgz", chart="op-1.0.0", release="op/op")
+    assert [(name, len(bodies)) for name, bodies in crd_sources([git, chart])] == [
+        ("CRDs rendered by the pinned charts", 1), ("CRDs in the tree", 1)]
+    assert derived_crds([git, chart])[0] is CRD  # the pinned operator's version wins
