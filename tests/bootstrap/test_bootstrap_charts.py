@@ -37,3 +37,12 @@ def test_a_chart_in_no_folder_gets_a_stand_in_on_the_local_target(bootstrap: Boo
     chart = Path(bootstrap._chart("gitlab-runner", "0.82.0", "https://charts.gitlab.io"))
     assert chart.name == "gitlab-runner-0.82.0" and (chart / "templates" / "values-configmap.yaml").is_file()
     assert bootstrap._wanted_chart("gitlab-runner", "0.82.0") == "gitlab-runner-0.82.0"
+
+
+def test_namespaces_a_core_chart_uses_but_does_not_create_come_from_git(bootstrap: Bootstrap) -> None:
+    from greenfield.core.bootstrap import Ref, resolve_release
+
+    cilium = resolve_release(bootstrap.render(), Ref(helmrelease="kube-system/cilium"))
+    namespaces = {body["metadata"]["name"]: body for body in bootstrap._release_namespaces(cilium)}
+    assert set(namespaces) == {"cilium-secrets", "kube-system"}  # the chart's Roles live in cilium-secrets
+    assert namespaces["cilium-secrets"]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"

@@ -81,7 +81,7 @@ class Helm:
         return result.returncode, (result.stderr or result.stdout).strip()
 
     def upgrade_install(self, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
-                        *, home: Path, wait: bool) -> None:
+                        *, home: Path, wait: bool, hooks: bool = True) -> None:
         with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:
             folder = Path(scratch)
             values_file = folder / "values.yaml"
@@ -94,6 +94,7 @@ class Helm:
                               "--history-max", "3")
             argv += ["--version", version] if version and not Path(chart).exists() else []
             argv += ["--wait", "--timeout", "10m"] if wait else []
+            argv += [] if hooks else ["--no-hooks"]
             Command(argv, env=self._env(home), timeout=self.timeout + 60).run()
 
     def release(self, release: str, namespace: str, *, home: Path) -> dict[str, Any] | None:

@@ -37,6 +37,7 @@ from greenfield.core.bootstrap import (
     Definitions,
     PhasePlan,
     PlanError,
+    ReleasePlan,
     TargetKind,
     build_plan,
     parse_definitions,
@@ -490,6 +491,21 @@ class Bootstrap:
         real = self._real_chart(chart, version)
         return chart_identity(real) if real is not None else f"{chart}-{chart_version(version)}"
 
+    def _release_namespaces(self, release: ReleasePlan) -> list[dict[str, Any]]:
+        """The Namespaces (as git has them, PSA labels and all) that the release's chart puts objects in but does
+        not create: in GitOps a parent Kustomization applied them first; here phase 2 does, before helm."""
+        render = self.render()
+        key = release.ref.removeprefix("HelmRelease/")
+        used = {release.namespace} | {obj.namespace for obj in render.objects if obj.release == key and obj.namespace}
+        created = {obj.name for obj in render.objects if obj.release == key and obj.kind == "Namespace"}
+        wanted = []
+        for obj in render.objects:
+            if obj.kind == "Namespace" and not obj.release and obj.name in used - created:
+                owner = obj.kustomization.split("/", 1) if "/" in obj.kustomization else ["flux-system", ""]
+                body = _clean(obj.body)
+                wanted.append(_flux_labelled(body, owner[0], owner[1]) if owner[1] else body)
+        return sorted(wanted, key=lambda body: str(body["metadata"]["name"]))
+
     def standin_releases(self) -> list[str]:
         """Core releases whose chart is in no chart folder (stand-ins on the local target)."""
         missing = []
@@ -513,11 +529,16 @@ class Bootstrap:
                         and current["status"] == "deployed"):
                     installed.append(f"{release.release_name}={release.version} (unchanged)")
                     continue
+                if self._apply_objects("core", self._release_namespaces(release)):
+                    result.status = "done"
                 self.progress("core", f"helm upgrade --install {release.release_name} {release.version}")
                 chart = self._chart(release.chart, release.version, release.source_url)
                 # with no CRDs in this phase: phase 0 put them in place, the post-renderer drops any the chart templates
+                # the local target runs no pods (no kubelet): a chart's hook Jobs (cert-manager's startupapicheck)
+                # would never complete and helm would wait for them until it times out
                 helm.upgrade_install(release.release_name, chart, release.version, release.namespace, release.values,
-                                     home=self.helm_home, wait=self.options.target == "talos")
+                                     home=self.helm_home, wait=self.options.target == "talos",
+                                     hooks=self.options.target != "local")
                 result.status = "done"
                 result.changes.append(f"installed {release.release_name} {release.version}")
                 installed.append(f"{release.release_name}={release.version}")
