@@ -14,13 +14,15 @@ import yaml
 from greenfield.adapters.command import Command, CommandResult
 from greenfield.errors import CommandError
 
-STRIP_CRDS = """#!{python}
-# helm post-renderer: phase 2 installs no CRDs (phase 0 owns them until Flux takes over).
+STRIP_KINDS = """#!{python}
+# helm post-renderer: phase 2 installs no CRDs (phase 0 owns them until Flux takes over), and on a target
+# without pods no admission webhooks (nothing could serve them: every request they match would fail).
 import sys
 import yaml
-docs = [d for d in yaml.safe_load_all(sys.stdin) if d and d.get("kind") != "CustomResourceDefinition"]
+docs = [d for d in yaml.safe_load_all(sys.stdin) if d and d.get("kind") not in {kinds!r}]
 sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False))
 """
+WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 
 
 @dataclass(frozen=True)
@@ -81,13 +83,14 @@ class Helm:
         return result.returncode, (result.stderr or result.stdout).strip()
 
     def upgrade_install(self, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
-                        *, home: Path, wait: bool, hooks: bool = True) -> None:
+                        *, home: Path, wait: bool, hooks: bool = True, webhooks: bool = True) -> None:
         with tempfile.TemporaryDirectory(prefix="greenfield-helm-") as scratch:
             folder = Path(scratch)
             values_file = folder / "values.yaml"
             values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
             renderer = folder / "strip-crds"
-            renderer.write_text(STRIP_CRDS.format(python=sys.executable), encoding="utf-8")
+            kinds = {"CustomResourceDefinition", *([] if webhooks else WEBHOOK_KINDS)}
+            renderer.write_text(STRIP_KINDS.format(python=sys.executable, kinds=sorted(kinds)), encoding="utf-8")
             renderer.chmod(0o755)
             argv = self._argv("upgrade", "--install", release, chart, "--namespace", namespace, "--create-namespace",
                               "--values", str(values_file), "--skip-crds", "--post-renderer", str(renderer),

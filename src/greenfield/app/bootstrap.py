@@ -535,10 +535,11 @@ class Bootstrap:
                 chart = self._chart(release.chart, release.version, release.source_url)
                 # with no CRDs in this phase: phase 0 put them in place, the post-renderer drops any the chart templates
                 # the local target runs no pods (no kubelet): a chart's hook Jobs (cert-manager's startupapicheck)
-                # would never complete and helm would wait for them until it times out
+                # would never complete (helm would wait for them until it times out), and its admission webhooks
+                # would have nothing to serve them (every request they match would fail)
+                local = self.options.target == "local"
                 helm.upgrade_install(release.release_name, chart, release.version, release.namespace, release.values,
-                                     home=self.helm_home, wait=self.options.target == "talos",
-                                     hooks=self.options.target != "local")
+                                     home=self.helm_home, wait=not local, hooks=not local, webhooks=not local)
                 result.status = "done"
                 result.changes.append(f"installed {release.release_name} {release.version}")
                 installed.append(f"{release.release_name}={release.version}")
