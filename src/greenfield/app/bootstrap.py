@@ -246,7 +246,10 @@ class Bootstrap:
         self.state_dir = self.repo / ".greenfield" / "bootstrap"
         self.helm_home = self.repo / ".greenfield" / "helm"
         self.tools = GoTools()
-        self.crd_source: CrdSource = options.crd_source or ("schemas" if options.target == "local" else "charts")
+        # the local target has no registry: CRDs come from the pinned charts when chart folders hold them (what Flux
+        # later applies), else from the schema catalog
+        self.crd_source: CrdSource = options.crd_source or (
+            "charts" if options.target != "local" or self.chart_folders() else "schemas")
         self._render: ClusterRender | None = None
         self._api: KubeApi | None = None
 
@@ -418,6 +421,9 @@ class Bootstrap:
             if not ref.helmrelease:
                 continue  # a Kustomization-owned bundle (Gateway API from git): applied by its owner's source
             release = resolve_release(self.render(), ref)
+            if self.options.target == "local" and self._real_chart(release.chart, release.version) is None:
+                raise InputError(f"chart {release.chart} {release.version} is in no chart folder: its CRDs cannot be "
+                                 "templated", path=str(ref), hint="pass --crd-source schemas (the schema catalog)")
             chart = self._chart(release.chart, release.version, release.source_url)
             documents = self._helm().template(release.release_name, chart, release.version, release.namespace,
                                               release.values, include_crds=True, home=self.helm_home)
