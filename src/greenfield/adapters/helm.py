@@ -63,9 +63,11 @@ class Helm:
 
     def template(self, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
                  *, include_crds: bool, home: Path) -> list[dict[str, Any]]:
+        from greenfield.adapters.charts import split_manifests  # one reader of helm output (lists flattened)
+
         output = self._template(release, chart, namespace, values, include_crds=include_crds, home=home,
                                 version=version).stdout
-        return [doc for doc in yaml.safe_load_all(output) if isinstance(doc, dict)]
+        return split_manifests(output)[0]
 
     def template_raw(self, release: str, chart: str, namespace: str, values: dict[str, Any], *,
                      include_crds: bool, kube_version: str, home: Path, version: str = "",
