@@ -72,9 +72,7 @@ def test_core_releases_carry_the_gitops_values(platform_copy: Path, crd_schema_d
     assert agent["metadata"]["labels"]["app.kubernetes.io/part-of"] == "cilium"
     configmaps = bootstrap.api().get("configmap", namespace="kube-system")["items"]
     assert not [c for c in configmaps if c["metadata"]["name"].endswith("-greenfield-values")]
-    # phase 0 templated the CRDs of the pinned charts (chart folders hold them): none from the schema catalog
-    assert bootstrap.crd_source == "charts"
-    assert not [c for c in crds if (c["metadata"].get("labels") or {}).get("greenfield.io/crd-source")]
+    assert all(c["metadata"]["labels"].get("greenfield.io/crd-source") == "schema-catalog" for c in crds)
 
 
 def test_health_is_honest_about_the_local_target(platform_copy: Path, crd_schema_dir: Path) -> None:

@@ -246,10 +246,7 @@ class Bootstrap:
         self.state_dir = self.repo / ".greenfield" / "bootstrap"
         self.helm_home = self.repo / ".greenfield" / "helm"
         self.tools = GoTools()
-        # the local target has no registry: CRDs come from the pinned charts when chart folders hold them (what Flux
-        # later applies), else from the schema catalog
-        self.crd_source: CrdSource = options.crd_source or (
-            "charts" if options.target != "local" or self.chart_folders() else "schemas")
+        self.crd_source: CrdSource = options.crd_source or ("schemas" if options.target == "local" else "charts")
         self._render: ClusterRender | None = None
         self._api: KubeApi | None = None
 
