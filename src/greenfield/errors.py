@@ -31,3 +31,10 @@ class CommandError(GreenfieldError):
 
 class ClusterError(GreenfieldError):
     """The Kubernetes API or a node did not answer as required."""
+
+
+def quoted(value: object, limit: int = 60) -> str:
+    """`value` quoted for a message, cut to `limit` characters: a hostile 5,000-character argument must not turn
+    the one error line into a page."""
+    text = repr(value) if isinstance(value, str) else repr(str(value))
+    return text if len(text) <= limit else f"{text[:limit - 5]}...{text[-1]} ({len(str(value))} characters)"

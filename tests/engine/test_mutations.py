@@ -70,7 +70,8 @@ MUTATIONS: list[tuple[str, list[Op], str]] = [
     ("delete-sync", [delete(f"{DEV}/flux-system/sync.yaml")], "build/kustomize-error"),
     ("delete-podinfo-ks", [delete(PODINFO_KS)], "build/kustomize-error"),
     ("delete-grafana-kustomization", [delete(f"{APPS}/grafana/kustomization.yaml")], "build/kustomize-error"),
-    ("delete-apps-kustomization", [delete(f"{APPS}/kustomization.yaml")], "build/kustomize-error"),
+    ("typo-apps-resource", [replace(f"{APPS}/kustomization.yaml", "- ./grafana", "- ./grafna")],
+     "build/kustomize-error"),
     ("delete-apps-ks", [delete(f"{DEV}/apps.yaml")], "build/kustomize-error"),
     # renamed objects
     ("rename-settings", [replace(SETTINGS, "name: cluster-settings", "name: cluster-setting")],
@@ -182,3 +183,13 @@ def test_mutation_yields_expected_finding(name: str, ops: list[Op], rule: str, t
     expected = [f for f in report.findings if f.rule == rule]
     assert all(f.cluster == "dev" and f.message for f in expected)
     assert all(f.severity in (Severity.ERROR, Severity.WARNING, Severity.INFO) for f in expected)
+
+
+def test_deleted_kustomization_file_is_generated_as_flux_does(tmp_path: Path, build_cache: Path) -> None:
+    """Without apps/kustomization.yaml kustomize-controller generates one that lists ./podinfo and ./grafana (each
+    has its own kustomization.yaml), so the tree builds as before: `flux build kustomization apps` agrees."""
+    repo = tmp_path / "repo"
+    shutil.copytree(BASIC, repo)
+    delete(f"{APPS}/kustomization.yaml")(repo)
+    report = run(repo, build_cache)
+    assert not [f for f in report.findings if f.rule.startswith("build/")], report.findings

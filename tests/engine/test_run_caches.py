@@ -12,6 +12,7 @@ import pytest
 import typer
 from tests.engine.conftest import make_repo, run, scenario_names
 
+from greenfield.adapters.cache import CacheStore, cache_folder
 from greenfield.adapters.render_memo import ClusterMemo, RenderMemo, code_fingerprint
 from greenfield.app.prefetch import INDEX_FILE, Prefetch, stale_requests
 from greenfield.app.render import ClusterTarget, RenderOptions, render_repository
@@ -37,7 +38,7 @@ def test_a_memo_hit_reports_exactly_what_substituting_again_does(tmp_path: Path,
     cache = tmp_path / "cache"
     fresh = render_repository(repo, TARGETS, RenderOptions(cache_dir=cache)).renders["dev"]
     if any(node.substitutions for node in fresh.kustomizations.values()):
-        assert list((cache / "substituted").rglob("*.json")), "the first run leaves a memo"
+        assert list((cache_folder(repo, cache) / "substituted").rglob("*.json")), "the first run leaves a memo"
     replayed = render_repository(repo, TARGETS, RenderOptions(cache_dir=cache)).renders["dev"]
     without = render_repository(repo, TARGETS, RenderOptions(cache_dir=tmp_path / "other", use_cache=False))
     assert _facts(replayed) == _facts(fresh) == _facts(without.renders["dev"])
@@ -64,37 +65,41 @@ def test_memo_of_another_engine_version_is_dropped_and_unused_entries_pruned(tmp
     cluster["kept"] = "1"
     memo.save()
     assert not stale.exists()
-    path = cache / "substituted" / code_fingerprint() / "dev.json"
-    assert json.loads(path.read_text()) == {"kept": "1"}
-    unused = ClusterMemo(path)  # a run that asks nothing: the entry goes
+    name = f"substituted/{code_fingerprint()}/dev.json"
+    store = CacheStore(cache)
+    assert json.loads(store.read(name) or "") == {"kept": "1"}
+    unused = ClusterMemo(store, name)  # a run that asks nothing: the entry goes
     unused.save()
-    assert json.loads(path.read_text()) == {}
+    assert json.loads(store.read(name) or "") == {}
 
 
 def test_a_broken_memo_file_is_ignored(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
     cache = tmp_path / "cache"
-    folder = cache / "substituted" / code_fingerprint()
+    folder = cache_folder(repo, cache) / "substituted" / code_fingerprint()
     folder.mkdir(parents=True)
     (folder / "dev.json").write_text("{not json", encoding="utf-8")
     render = render_repository(repo, TARGETS, RenderOptions(cache_dir=cache)).renders["dev"]
     assert render.objects
-    assert json.loads((folder / "dev.json").read_text())  # rewritten whole
+    assert json.loads(CacheStore(cache_folder(repo, cache)).read(f"substituted/{code_fingerprint()}/dev.json")
+                      or "")  # rewritten whole
 
 
 def test_the_build_index_names_builds_whose_inputs_changed(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
     cache = tmp_path / "cache"
     render_repository(repo, TARGETS, RenderOptions(cache_dir=cache))
-    assert (cache / INDEX_FILE).is_file()
-    assert stale_requests(repo.resolve(), cache) == []
+    folder = cache_folder(repo, cache)
+    assert (folder / INDEX_FILE).is_file()
+    assert stale_requests(repo.resolve(), folder) == []
     helmrelease = repo / "kubernetes/apps/podinfo/app/helmrelease.yaml"
     helmrelease.write_text(helmrelease.read_text() + "# edited\n", encoding="utf-8")
-    assert [r.path for r in stale_requests(repo.resolve(), cache)] == ["kubernetes/apps/podinfo/app"]
-    index = json.loads((cache / INDEX_FILE).read_text())
+    assert [r.path for r in stale_requests(repo.resolve(), folder)] == ["kubernetes/apps/podinfo/app"]
+    store = CacheStore(folder)
+    index = json.loads(store.read(INDEX_FILE) or "")
     index["repo"] = "/somewhere/else"
-    (cache / INDEX_FILE).write_text(json.dumps(index))
-    assert stale_requests(repo.resolve(), cache) == []  # the index of another repository is not a guess
+    store.write(INDEX_FILE, json.dumps(index))
+    assert stale_requests(repo.resolve(), folder) == []  # the index of another repository is not a guess
 
 
 def test_a_prefetched_build_is_the_one_the_walk_uses(tmp_path: Path) -> None:
@@ -154,7 +159,7 @@ def test_cli_exit_codes_and_output_survive_the_fast_exit(tmp_path: Path) -> None
     first = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300, env=environment,
                            check=False)
     assert first.returncode == 1, first.stderr
-    assert any(f["rule"] == "substitution/undefined-variable" for f in json.loads(first.stdout))
+    assert any(f["rule"] == "substitution/undefined-variable" for f in json.loads(first.stdout)["findings"])
     second = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300, env=environment,
                             check=False)
     assert (second.returncode, second.stdout) == (1, first.stdout)
@@ -167,11 +172,11 @@ def test_the_second_run_takes_substituted_objects_from_the_memo(tmp_path: Path) 
     repo = make_repo(tmp_path)
     cache = tmp_path / "cache"
     render_repository(repo, TARGETS, RenderOptions(cache_dir=cache))
-    path = cache / "substituted" / code_fingerprint() / "dev.json"
-    entries = json.loads(path.read_text())
+    store, name = CacheStore(cache_folder(repo, cache)), f"substituted/{code_fingerprint()}/dev.json"
+    entries = json.loads(store.read(name) or "")
     assert entries
     marked = {key: value.replace('"namespace":', '"x-from-memo":true,"namespace":', 1) for key, value in entries.items()}
-    path.write_text(json.dumps(marked), encoding="utf-8")
+    store.write(name, json.dumps(marked))  # a genuine (sealed) entry: the memo is trusted only when it verifies
     again = render_repository(repo, TARGETS, RenderOptions(cache_dir=cache)).renders["dev"]
     assert any(o.body.get("metadata", {}).get("x-from-memo") for o in again.objects)
 

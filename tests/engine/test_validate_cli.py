@@ -27,7 +27,7 @@ def test_json_lists_findings_and_exit_one(tmp_path: Path, build_cache: Path) -> 
     repo = make_repo(tmp_path, "undefined-variable")
     result = greenfield("--format", "json", cwd=repo, cache=build_cache)
     assert result.returncode == 1
-    findings = json.loads(result.stdout)
+    findings = json.loads(result.stdout)["findings"]
     [item] = [f for f in findings if f["rule"] == "substitution/undefined-variable"]
     assert set(item) >= {"rule", "severity", "cluster", "kustomization", "object", "file", "line", "message", "hint"}
     assert item["severity"] == "error" and item["cluster"] == "dev"
@@ -72,7 +72,7 @@ def test_foreign_repo_with_cluster_path_and_local_sources(tmp_path: Path, build_
                         "--substitute-from", str(FIXTURES / "foreign-vars.yaml"), "--format", "json",
                         cwd=tmp_path, cache=build_cache)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [f["rule"] for f in json.loads(result.stdout)] == ["build/external-source"]
+    assert [f["rule"] for f in json.loads(result.stdout)["findings"]] == ["build/external-source"]
 
 
 def _git(repo: Path, *args: str) -> None:

@@ -31,10 +31,12 @@ def test_inventory_check_accepts_the_reference(repo_root: Path) -> None:
 
 def test_inventory_check_reports_one_line_per_problem(repo: Path) -> None:
     path = repo / "platform.yaml"
-    path.write_text(path.read_text().replace("pod_cidr: 10.246.0.0/16", "pod_cidr: 10.244.0.0/16"))
+    text = path.read_text()
+    line = text[:text.index("pod_cidr: 10.246.0.0/16")].count("\n") + 1
+    path.write_text(text.replace("pod_cidr: 10.246.0.0/16", "pod_cidr: 10.244.0.0/16"))
     result = greenfield("inventory", "check", cwd=repo)
     assert result.returncode == 1
-    assert ("error platform.yaml: clusters.apps.pod_cidr: overlaps clusters.infra.pod_cidr 10.244.0.0/16 "
+    assert (f"error platform.yaml:{line}: clusters.apps.pod_cidr: overlaps clusters.infra.pod_cidr 10.244.0.0/16 "
             "(hint: ClusterMesh needs disjoint pod and service networks per cluster)") in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from schema_helpers import KUBERNETES, from_yaml, messages, rendered
 
-from greenfield.adapters.schemas import build_schema_validator, fetch_url, render_template
+from greenfield.adapters.schemas import _LOCATIONS, build_schema_validator, fetch_url, render_template
 from greenfield.core.schema_validation import RULE_NOT_FOUND
 
 TEMPLATE = "{base}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json"
@@ -69,15 +69,20 @@ def test_url_template_fetches_once_then_uses_the_disk_cache(server: tuple[str, l
 
 
 def test_missing_and_failing_urls_are_not_found(server: tuple[str, list[str]], tmp_path: Path) -> None:
-    base, _ = server
-    validator = build_schema_validator(
-        KUBERNETES, [TEMPLATE.format(base=base), TEMPLATE.format(base=base + "/broken")], tmp_path, [])
-
-    findings = validator.validate(from_yaml("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"))
+    base, requests = server
+    locations = [TEMPLATE.format(base=base), TEMPLATE.format(base=base + "/broken")]
+    widget = from_yaml("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
+    findings = build_schema_validator(KUBERNETES, locations, tmp_path, []).validate(widget)
 
     assert [(f.rule, f.message) for f in findings] == [(RULE_NOT_FOUND, "no schema for example.com/v1/Widget")]
     assert f"{base}/broken/example.com/widget_v1.json: HTTP 500" in findings[0].hint
-    assert not (tmp_path / "http").exists()  # nothing cached for misses
+    assert not list((tmp_path / "http").glob("*.json"))  # no schema cached for misses
+    # a 404 is remembered (the next run does not ask again), a server error is not
+    _LOCATIONS.clear()
+    asked = len(requests)
+    again = build_schema_validator(KUBERNETES, locations, tmp_path, []).validate(widget)
+    assert [(f.rule, f.message) for f in again] == [(f.rule, f.message) for f in findings]
+    assert requests[asked:] == ["/broken/example.com/widget_v1.json"]
 
 
 def test_unreachable_host_is_reported_not_raised(tmp_path: Path) -> None:

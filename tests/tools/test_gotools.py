@@ -51,6 +51,9 @@ def tools_root(tmp_path: Path) -> Path:
         "module y\n\nrequire (\n\tgithub.com/fluxcd/source-controller v1.7.2\n"
         "\tgithub.com/fluxcd/kustomize-controller v1.7.2\n\tgithub.com/fluxcd/helm-controller v1.4.3\n)\n",
         encoding="utf-8")
+    for folder, module in (("kwok", "sigs.k8s.io/kwok v0.8.0"), ("registry", "github.com/google/go-containerregistry v0.22.1")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "go.mod").write_text(f"module z\n\nrequire {module}\n", encoding="utf-8")
     (tmp_path / "overlay").mkdir()
     (tmp_path / "overlay" / "flux-manifests.yaml").write_text("# placeholder\n", encoding="utf-8")
     return tmp_path
@@ -74,6 +77,22 @@ def test_every_tool_is_pinned_in_the_committed_modules() -> None:
     assert versions["talosctl"].startswith("v1.11.")
     assert versions["helm"].startswith("v3.")
     assert versions["etcd"].startswith("v3.6.")
+    assert versions["kube-scheduler"] == versions["kube-apiserver"]  # same k8s.io/kubernetes pin
+    assert versions["kwok"] == "v0.8.0"
+    assert versions["registry"] == "v0.22.1"
+
+
+def test_the_fleet_tools_live_in_their_own_modules_and_leave_the_kubernetes_pins_alone() -> None:
+    tools = GoTools(REPO / "tools")
+    assert tools.module_dir(tool("kube-scheduler")) == tools.module_dir(tool("kube-apiserver"))
+    kwok_pins = read_pins(REPO / "tools" / "kwok" / "go.mod")
+    main_pins = read_pins(REPO / "tools" / "go.mod")
+    # kwok builds against newer k8s.io libraries than the platform's Kubernetes release: never in ../go.mod
+    assert kwok_pins["k8s.io/client-go"] != main_pins["k8s.io/client-go"]
+    assert "sigs.k8s.io/kwok" not in main_pins
+    # flux/helm use an older go-containerregistry: the registry's own pin would move theirs
+    registry = read_pins(REPO / "tools" / "registry" / "go.mod")["github.com/google/go-containerregistry"]
+    assert main_pins["github.com/google/go-containerregistry"] != registry
 
 
 def test_committed_pins_match_the_inventory_versions() -> None:
@@ -106,6 +125,21 @@ def test_state_missing_built_and_stale(tools_root: Path) -> None:
     assert tools.status(spec).built
     (tools_root / "go.sum").write_text("changed pins\n", encoding="utf-8")
     assert tools.status(spec).state == ToolState.STALE
+
+
+def test_adding_a_tool_directive_leaves_the_other_binaries_built(tools_root: Path) -> None:
+    tools = GoTools(tools_root)
+    spec = tool("kubeconform")
+    tools.bin.mkdir()
+    tools.path(spec).write_text("binary", encoding="utf-8")
+    (tools.bin / ".kubeconform.stamp").write_text(tools.fingerprint(spec) + "\n", encoding="utf-8")
+    go_mod = tools_root / "go.mod"
+    go_mod.write_text(go_mod.read_text(encoding="utf-8").replace(
+        "tool (\n", "tool (\n\tk8s.io/kubernetes/cmd/kube-scheduler\n"), encoding="utf-8")
+    assert GoTools(tools_root).status(spec).built  # the tool list changes no binary
+    go_mod.write_text(go_mod.read_text(encoding="utf-8").replace("kubeconform v0.7.0", "kubeconform v0.7.1"),
+                      encoding="utf-8")
+    assert GoTools(tools_root).status(spec).state == ToolState.STALE  # a pin does
 
 
 def test_binary_of_a_missing_tool_says_how_to_build_it(tools_root: Path) -> None:

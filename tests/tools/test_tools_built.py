@@ -22,6 +22,8 @@ VERSION_ARGS = {
     "etcd": ["--version"],
     "kube-apiserver": ["--version"],
     "kube-controller-manager": ["--version"],
+    "kube-scheduler": ["--version"],
+    "kwok": ["--version"],
 }
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from greenfield.adapters import safe_read
+from greenfield.adapters.cache import CacheStore, cache_folder, holds_plaintext_secret, register_secrets
 from greenfield.core.chart_templates import (
     asked_api_versions,
     generating_templates,
@@ -42,7 +44,7 @@ SOURCE_LINE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
 
 def _chart_version(folder: Path) -> str:
     try:
-        data = yaml.safe_load((folder / "Chart.yaml").read_text(encoding="utf-8"))
+        data = yaml.safe_load(safe_read.read_text(folder / "Chart.yaml"))
     except (OSError, yaml.YAMLError):
         return ""
     return str(data.get("version", "")) if isinstance(data, dict) else ""
@@ -58,14 +60,20 @@ def _chart_name(path: Path) -> str:
     return str(meta.get("name", "")) if isinstance(meta, dict) else ""
 
 
-def chart_identity(path: Path) -> str:
-    """`<name>-<version>` of a chart folder or packaged chart from its Chart.yaml, as `helm list` shows it."""
+def chart_metadata(path: Path) -> dict[str, Any]:
+    """Chart.yaml of a chart folder or packaged chart ({} when it is not a chart)."""
     data = _chart_file(path, "Chart.yaml") if path.is_dir() or path.name.endswith(".tgz") else None
     try:
         meta = yaml.safe_load(data) if data else None
     except yaml.YAMLError:
-        meta = None
-    return f"{meta.get('name', '')}-{meta.get('version', '')}" if isinstance(meta, dict) else path.name
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def chart_identity(path: Path) -> str:
+    """`<name>-<version>` of a chart folder or packaged chart from its Chart.yaml, as `helm list` shows it."""
+    meta = chart_metadata(path)
+    return f"{meta.get('name', '')}-{meta.get('version', '')}" if meta else path.name
 
 
 def missing_dependencies(chart: Path) -> list[dict[str, Any]]:
@@ -76,7 +84,7 @@ def missing_dependencies(chart: Path) -> list[dict[str, Any]]:
     requested: list[dict[str, Any]] = []
     for name in ("Chart.lock", "Chart.yaml"):
         try:
-            data = yaml.safe_load((chart / name).read_text(encoding="utf-8"))
+            data = yaml.safe_load(safe_read.read_text(chart / name))
         except (OSError, yaml.YAMLError):
             continue
         if isinstance(data, dict) and isinstance(data.get("dependencies"), list):
@@ -103,7 +111,7 @@ def _chart_file(chart: Path, name: str) -> bytes | None:
     """A file of a chart folder or packaged chart (.tgz, whose files sit under one top-level folder)."""
     if chart.is_dir():
         path = chart / name
-        return path.read_bytes() if path.is_file() else None
+        return safe_read.read_bytes(path) if path.is_file() else None
     with tarfile.open(chart) as archive:
         for member in archive.getmembers():
             parts = member.name.split("/", 1)
@@ -395,7 +403,8 @@ class ChartRenderer:
         self.repo = repo.resolve()
         self.chart_dirs = [Path(d).resolve() for d in chart_dirs]
         self.approximate_dirs = [Path(d).resolve() for d in approximate_dirs]
-        self.cache_dir = (cache_dir or self.repo / ".greenfield" / "cache").resolve() / "charts"
+        self.cache_dir = (cache_dir or cache_folder(self.repo)).absolute() / "charts"
+        self.store = CacheStore(self.cache_dir)
         self.use_cache = use_cache
         self._helm_binary = helm_binary
         self.workers = workers
@@ -408,7 +417,8 @@ class ChartRenderer:
     # -- finding charts ----------------------------------------------------------------------------------
     def locate(self, request: ChartRequest) -> Path | None:
         if request.local_path:
-            candidate = self.repo / request.local_path
+            # inside the artifact root, as source-controller joins it (`../` cannot climb above the root)
+            candidate = self.repo / posixpath.normpath("/" + request.local_path).lstrip("/")
             return candidate if candidate.is_dir() or candidate.is_file() else None
         if not request.chart:
             return None
@@ -475,6 +485,14 @@ class ChartRenderer:
             added = [path for path in self._files(target) if path not in files] if target.exists() else []
             files += added
             inputs += [self._display(path) for path in added] if request.local_path else []
+        if request.local_path:  # the artifact holds no symlinks and nothing outside the repository
+            real_repo = Path(os.path.realpath(self.repo))
+            for path in files:
+                real = Path(os.path.realpath(path))
+                if path.is_symlink() or not (real == real_repo or real_repo in real.parents):
+                    return ChartOutput(found=True, file=display, inputs=inputs, error=(
+                        f"chart file {self._display(path)} is outside the repository root or a symlink (not in "
+                        "the source artifact)"))
         default_values: dict[str, Any] | None = None
         if request.values_files:
             try:
@@ -516,17 +534,19 @@ class ChartRenderer:
     def _render_cached(self, request: ChartRequest, chart: Path, helm: Path, display: str, inputs: list[str],
                        default_values: dict[str, Any] | None, dependencies: bool, facts: ChartFacts, key: str
                        ) -> ChartOutput:
-        entry_path = self.cache_dir / key[:2] / f"{key}.json"
+        entry_name = f"{key[:2]}/{key}.json"
         output: ChartOutput | None = None
         if self.use_cache:
+            text = self.store.read(entry_name)  # None: missing, or forged/corrupt (does not verify)
             try:
-                entry = json.loads(entry_path.read_text(encoding="utf-8"))
-                output = ChartOutput(found=True, documents=entry["documents"], sources=entry["sources"],
-                                     file=display, error=entry["error"], inputs=inputs, cached=True,
-                                     crds=entry["crds"], generated=entry["generated"])
-                with self._lock:
-                    self.stats["cached"] += 1
-            except (OSError, ValueError, KeyError):
+                entry = json.loads(text) if text is not None else None
+                if entry is not None:
+                    output = ChartOutput(found=True, documents=entry["documents"], sources=entry["sources"],
+                                         file=display, error=entry["error"], inputs=inputs, cached=True,
+                                         crds=entry["crds"], generated=entry["generated"])
+                    with self._lock:
+                        self.stats["cached"] += 1
+            except (ValueError, KeyError, TypeError):
                 output = None
         if output is None:
             with self._slots:
@@ -534,8 +554,12 @@ class ChartRenderer:
             with self._lock:
                 self.stats["charts"] += 1
             if self.use_cache:
-                self._write(entry_path, {"documents": output.documents, "sources": output.sources,
-                                         "error": output.error, "crds": output.crds, "generated": output.generated})
+                if holds_plaintext_secret(output.documents):  # a chart's Secret (values): never stored
+                    register_secrets(output.documents)
+                else:
+                    self.store.write(entry_name, json.dumps(
+                        {"documents": output.documents, "sources": output.sources, "error": output.error,
+                         "crds": output.crds, "generated": output.generated}, default=str))
         output.uses_capabilities = facts.uses_capabilities
         output.asked_api_versions = None if facts.asked is None else tuple(sorted(facts.asked))
         if facts.values is not None and not output.error:
@@ -544,34 +568,29 @@ class ChartRenderer:
                 {key: (set(reads), defaults) for key, (reads, defaults) in facts.values.subcharts.items()})
         return output
 
-    def _write(self, path: Path, entry: dict[str, Any]) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            temporary.write_text(json.dumps(entry, default=str), encoding="utf-8")
-            temporary.replace(path)
-        except OSError:
-            pass  # a cache that cannot be written is only slower
-
     def _facts(self, chart: Path, chart_key: str) -> ChartFacts:
         """What the chart's templates do (read once per chart content, kept in the cache)."""
-        path = self.cache_dir / "facts" / f"{chart_key}.json"
+        name = f"facts/{chart_key}.json"
         if self.use_cache:
             try:
-                entry = json.loads(path.read_text(encoding="utf-8"))
+                text = self.store.read(name)
+                entry = json.loads(text) if text is not None else None
+                if entry is None:
+                    raise ValueError("no entry")
                 asked = entry["asked"]
                 return ChartFacts(frozenset(entry["generating"]), bool(entry["uses_capabilities"]),
                                   bool(entry["uses_lookup"]), ValuesFacts.from_json(entry["values"]),
                                   None if asked is None else frozenset(asked))
-            except (OSError, ValueError, KeyError):
+            except (ValueError, KeyError, TypeError):
                 pass
         texts = _template_texts(chart)
         facts = ChartFacts(frozenset(generating_templates(texts)), uses_capabilities(texts), uses_lookup(texts),
                            _values_facts(_template_texts(chart, every_file=True)), asked_api_versions(texts))
         if self.use_cache and facts.values is not None:
-            self._write(path, {"generating": sorted(facts.generating), "uses_capabilities": facts.uses_capabilities,
-                               "uses_lookup": facts.uses_lookup, "values": facts.values.to_json(),
-                               "asked": None if facts.asked is None else sorted(facts.asked)})
+            self.store.write(name, json.dumps(
+                {"generating": sorted(facts.generating), "uses_capabilities": facts.uses_capabilities,
+                 "uses_lookup": facts.uses_lookup, "values": facts.values.to_json(),
+                 "asked": None if facts.asked is None else sorted(facts.asked)}, default=str))
         return facts
 
     # -- valuesFiles (source-controller's chart builders) ------------------------------------------------
@@ -613,7 +632,10 @@ class ChartRenderer:
                   facts: ChartFacts | None = None) -> ChartOutput:
         from greenfield.adapters.helm import Helm
 
-        home = self.cache_dir / "helm-home"
+        try:
+            home = self.store.private_dir("helm-home")  # outside the repository, 0700, no symlinked component
+        except OSError:
+            home = Path(tempfile.mkdtemp(prefix="greenfield-helm-home-"))
         with tempfile.TemporaryDirectory(prefix="greenfield-chart-") as scratch:
             target = chart
             answer_lookups = facts is not None and facts.uses_lookup and request.lookup_json != "{}"

@@ -1,5 +1,5 @@
-"""Upstream tools built from their Go modules (tools/go.mod, tools/talos/go.mod, tools/flux-controllers/go.mod)
-into tools/bin/.
+"""Upstream tools built from their Go modules (tools/go.mod and the separate modules tools/talos,
+tools/flux-controllers, tools/kwok, tools/registry) into tools/bin/.
 
 Every tool is pinned by the `require` lines of its Go module; this adapter reads the pins, knows
 whether a binary is built for the current pins (a stamp file next to it), and runs `go build`
@@ -79,6 +79,12 @@ TOOLS: tuple[GoTool, ...] = (
            "API server of the local control plane", _KUBE_STAMPS),
     GoTool("kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager", "k8s.io/kubernetes", ".",
            "namespaces, garbage collection and service accounts on the local control plane", _KUBE_STAMPS),
+    GoTool("kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler", "k8s.io/kubernetes", ".",
+           "binds pods to the simulated nodes of the local fleet (--with-flux)", _KUBE_STAMPS),
+    GoTool("kwok", "sigs.k8s.io/kwok/cmd/kwok", "sigs.k8s.io/kwok", "kwok",
+           "simulated nodes and kubelets (pods reported Running/Ready) of the local fleet (--with-flux)"),
+    GoTool("registry", "github.com/google/go-containerregistry/cmd/registry", "github.com/google/go-containerregistry",
+           "registry", "the OCI registry on 127.0.0.1 that `greenfield mirror` and the local fleet push charts to"),
     GoTool("source-controller", "github.com/fluxcd/source-controller", "github.com/fluxcd/source-controller",
            "flux-controllers", "Flux sources (git, Helm repositories) on the local control plane (--with-flux)"),
     GoTool("kustomize-controller", "github.com/fluxcd/kustomize-controller", "github.com/fluxcd/kustomize-controller",
@@ -91,6 +97,8 @@ TOOLS: tuple[GoTool, ...] = (
 CONTROL_PLANE_TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager")
 # `greenfield local up --with-flux`: the Flux controllers, from their own module (tools/flux-controllers).
 FLUX_CONTROLLER_TOOLS = ("source-controller", "kustomize-controller", "helm-controller")
+# ... and the simulated fleet around them: a scheduler, kwok's nodes, the chart registry (plus helm to push).
+FLEET_TOOLS = ("kube-scheduler", "kwok", "registry", "helm")
 
 
 def tool(name: str) -> GoTool:
@@ -125,6 +133,13 @@ def default_tools_root() -> Path:
     if configured:
         return Path(configured).resolve()
     return Path(__file__).resolve().parents[3] / "tools"
+
+
+_TOOL_BLOCK = re.compile(r"^tool\s*\(.*?^\)\s*$|^tool\s+\S+\s*$", re.MULTILINE | re.DOTALL)
+
+
+def _without_tool_directives(text: str) -> str:
+    return _TOOL_BLOCK.sub("", text)
 
 
 def read_pins(go_mod: Path) -> dict[str, str]:
@@ -180,10 +195,15 @@ class GoTools:
         return self.bin / f".{spec.name}.stamp"
 
     def fingerprint(self, spec: GoTool) -> str:
-        """What a binary was built from: the module's go.mod/go.sum, the package and the link flags."""
+        """What a binary was built from: the module's go.mod (without its `tool` directives, which list the
+        binaries but change none of them: adding a tool leaves the others built), go.sum, the package and
+        the link flags."""
         digest = hashlib.sha256()
         folder = self.module_dir(spec)
-        files = [folder / "go.mod", folder / "go.sum"] + [self.root / ours for _inside, ours in spec.generated]
+        go_mod = folder / "go.mod"
+        digest.update(_without_tool_directives(go_mod.read_text(encoding="utf-8")).encode() if go_mod.is_file()
+                      else b"")
+        files = [folder / "go.sum"] + [self.root / ours for _inside, ours in spec.generated]
         for file in files:
             digest.update(file.read_bytes() if file.is_file() else b"")
         digest.update(spec.package.encode())

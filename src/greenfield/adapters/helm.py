@@ -116,6 +116,16 @@ class Helm:
             values = None
         return {"chart": entry.get("chart", ""), "status": entry.get("status", ""), "values": values or {}}
 
+    def push(self, chart: Path, url: str, *, home: Path, plain_http: bool = False) -> str:
+        """`helm push CHART.tgz oci://HOST/PATH`: the chart lands at oci://HOST/PATH/<name>:<version>;
+        returns the reference helm reports ("Pushed: ...")."""
+        argv = [self.binary, "push", str(chart), url] + (["--plain-http"] if plain_http else [])
+        result = Command(argv, env=self._env(home), timeout=self.timeout).run()
+        for line in (result.stdout + "\n" + result.stderr).splitlines():
+            if line.startswith("Pushed:"):
+                return line.split(":", 1)[1].strip()
+        return ""
+
     def uninstall(self, release: str, namespace: str, *, home: Path) -> None:
         Command(self._argv("uninstall", release, "--namespace", namespace, "--ignore-not-found"),
                 env=self._env(home), timeout=300).run()

@@ -4,15 +4,19 @@ For every Flux Kustomization the controller takes a copy of the source, generate
 in `spec.path` when there is none (every *.yaml/*.yml below it, and each sub-directory holding its own
 kustomization file as one resource), then edits that file in place: `namespace` (targetNamespace),
 `namePrefix`, `nameSuffix`, `patches` appended, `components` appended, `images` merged. It builds with
-LoadRestrictionsNone. We do exactly that without writing into the repository: a small "farm" in a
+LoadRestrictionsNone on a secure filesystem rooted at the artifact: nothing outside the root can be read. The
+input scan enforces that root here (`build/outside-root`), and remote bases are left out of the build (never
+fetched) and reported. We do exactly that without writing into the repository: a small "farm" in a
 temporary folder mirrors the path's ancestors with symlinks, and only the edited kustomization file is
 a real file. `buildMetadata: [originAnnotations]` is added so that every object names its source file.
 
-Builds are cached on disk by the content hash of every file they read (`.greenfield/cache`).
+Builds are cached on disk by the content hash of every file they read (greenfield.adapters.cache: outside
+the repository, private, verified).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -25,12 +29,14 @@ import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from greenfield.adapters import safe_read
+from greenfield.adapters.cache import CacheStore, cache_folder, holds_plaintext_secret, register_secrets
 from greenfield.adapters.command import Command, CommandResult
 from greenfield.adapters.source_artifact import SourceArtifact, ignore_files
 from greenfield.core.engine import BuildOutput, BuildRequest, Problem
@@ -38,8 +44,23 @@ from greenfield.errors import CommandError, InputError
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
-CACHE_VERSION = "3"
+CACHE_VERSION = "6"  # 6: a Component spec.path builds (cached failures of the batch wrapper are stale)
 MAX_BATCH = 16  # Kustomizations per kustomize process
+ANY_EXIT = frozenset(range(-128, 256))  # a failed build (exit 1, a Go panic's 2, a signal) is a result, not an error
+OFFLINE_ENV = {
+    "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "",
+    "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "no_proxy": "",
+    "GIT_ALLOW_PROTOCOL": "", "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_SSH_COMMAND": "/bin/false",
+}
+
+
+def kustomize_timeout() -> float:
+    """Seconds one kustomize process may take (GREENFIELD_KUSTOMIZE_TIMEOUT, default 300)."""
+    try:
+        return max(1.0, float(os.environ.get("GREENFIELD_KUSTOMIZE_TIMEOUT", "300")))
+    except ValueError:
+        return 300.0
 
 try:
     _Loader: Any = yaml.CSafeLoader
@@ -72,6 +93,7 @@ class _Job:
     keep_origin: bool = False  # Flux's build keeps config.kubernetes.io/origin (see _prepare)
     future: Future[BuildOutput] | None = None
     artifact: SourceArtifact | None = None  # what of the repository the build may read (None: everything)
+    rewrites: dict[Path, str] = field(default_factory=dict)  # kustomization files built without remote entries
 
 
 def _kustomization_file(folder: Path) -> Path | None:
@@ -86,6 +108,22 @@ def _is_remote(entry: str) -> bool:
     return "://" in entry or entry.startswith(("github.com/", "git@", "gitlab.com/", "bitbucket.org/"))
 
 
+def _below(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else []
+
+
+def _line_of_entry(text: str, entry: str) -> int:
+    """The first line of a kustomization file that names `entry` (0 when none does)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if entry in line:
+            return number
+    return 0
+
+
 def _line_of(text: str, key: str) -> int:
     match = re.search(rf"^\s*{re.escape(key)}\s*:", text, re.M)
     return text.count("\n", 0, match.start()) + 1 if match else 0
@@ -96,10 +134,27 @@ class _InputScanner:
 
     def __init__(self, repo: Path, memo: dict[Path, tuple[str, Any]] | None = None) -> None:
         self.repo = repo
+        self.real_repo = Path(os.path.realpath(repo))
         self.memo = memo if memo is not None else {}  # kustomization file -> (text, parsed), per run
         self.files: set[Path] = set()
         self.visited: set[Path] = set()
         self.problems: list[Problem] = []
+        self.remote: dict[Path, list[str]] = {}  # kustomization file -> its remote entries (left out offline)
+
+    def confined(self, folder: Path, entry: str, kfile: Path | None, text: str, key: str) -> Path | None:
+        """`folder/entry` when it stays inside the repository root, as kustomize-controller's secure filesystem
+        requires (`../` that stays inside is fine; an absolute path, a climb above the root, or a symlink whose
+        target is outside are refused); None, with an `outside-root` problem, otherwise."""
+        target = Path(os.path.normpath(folder / entry))
+        if not Path(entry).is_absolute() and _below(target, self.repo) and _below(
+                Path(os.path.realpath(target)), self.real_repo):
+            return target
+        where = self.rel(kfile) if kfile is not None else ""
+        self.problems.append(Problem(
+            "outside-root", f"{key} entry {entry} is outside the repository root (Flux builds in a secure "
+            "filesystem rooted at the source artifact: absolute paths, `../` above the root and symlinks leaving "
+            "it fail)", where, _line_of_entry(text, entry) if text else 0))
+        return None
 
     def rel(self, path: Path) -> str:
         try:
@@ -119,7 +174,7 @@ class _InputScanner:
         if not folder.is_dir():
             return
         for entry in folder.iterdir():
-            if entry.is_file():
+            if entry.is_file() and not entry.is_symlink():  # the artifact holds no symlinks
                 self.files.add(entry)
         kfile = _kustomization_file(folder)
         if kfile is None:
@@ -127,7 +182,7 @@ class _InputScanner:
         cached = self.memo.get(kfile)
         if cached is None:
             try:
-                text = kfile.read_text(encoding="utf-8")
+                text = safe_read.read_text(kfile)
                 data = yaml.load(text, Loader=_Loader)
             except (OSError, UnicodeDecodeError, yaml.YAMLError):
                 text, data = "", None  # kustomize reports it
@@ -155,9 +210,13 @@ class _InputScanner:
                     continue
                 if _is_remote(entry):
                     self.problems.append(Problem("remote-resource", f"remote {key} entry {entry} is not rendered "
-                                                 "offline", self.rel(kfile), _line_of(text, key)))
+                                                 "offline (never fetched)", self.rel(kfile),
+                                                 _line_of_entry(text, entry) or _line_of(text, key)))
+                    self.remote.setdefault(kfile, []).append(entry)
                     continue
-                target = Path(os.path.normpath(folder / entry))
+                target = self.confined(folder, entry, kfile, text, key)
+                if target is None:
+                    continue
                 if key == "components" and target.is_file():
                     self.problems.append(Problem(
                         "component-is-file", f"component {entry} is a file; a component must be a folder with a "
@@ -168,37 +227,78 @@ class _InputScanner:
                 else:
                     self.add_file(target)
                     self.visited.add(target.parent)
+        def read(entry: str, key: str) -> None:
+            target = self.confined(folder, entry, kfile, text, key)
+            if target is not None:
+                self.add_file(target)
+
         for key in ("crds", "configurations", "generators", "transformers", "validators"):
-            for entry in data.get(key) or []:
+            for entry in _list(data.get(key)):
                 if isinstance(entry, str) and "\n" not in entry and not _is_remote(entry):
-                    target = folder / entry
-                    if target.is_dir():
+                    target = self.confined(folder, entry, kfile, text, key)
+                    if target is not None and target.is_dir():
                         self.visit(target)
-                    else:
+                    elif target is not None:
                         self.add_file(target)
-        for key in ("patches", "patchesJson6902"):
-            for entry in data.get(key) or []:
+        for key in ("patches", "patchesJson6902", "replacements"):
+            for entry in _list(data.get(key)):
                 if isinstance(entry, dict) and isinstance(entry.get("path"), str):
-                    self.add_file(folder / entry["path"])
-        for entry in data.get("patchesStrategicMerge") or []:
+                    read(entry["path"], key)
+        for entry in _list(data.get("patchesStrategicMerge")):
             if isinstance(entry, str) and "\n" not in entry:
-                self.add_file(folder / entry)
+                read(entry, "patchesStrategicMerge")
         for key in ("configMapGenerator", "secretGenerator"):
-            for generator in data.get(key) or []:
+            for generator in _list(data.get(key)):
                 if not isinstance(generator, dict):
                     continue
-                sources = list(generator.get("files") or []) + list(generator.get("envs") or [])
+                sources = _list(generator.get("files")) + _list(generator.get("envs"))
                 if isinstance(generator.get("env"), str):
                     sources.append(generator["env"])
                 for source in sources:
-                    if isinstance(source, str):
-                        self.add_file(folder / source.split("=", 1)[-1])
-        for entry in data.get("replacements") or []:
-            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
-                self.add_file(folder / entry["path"])
+                    if isinstance(source, str) and _is_remote(source.split("=", 1)[-1]):
+                        self.problems.append(Problem("remote-resource", f"remote {key} file {source} is not "
+                                                     "rendered offline (never fetched)", self.rel(kfile),
+                                                     _line_of_entry(text, source)))
+                        self.remote.setdefault(kfile, []).append(source)
+                    elif isinstance(source, str):
+                        read(source.split("=", 1)[-1], key)
         openapi = data.get("openapi")
         if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
-            self.add_file(folder / openapi["path"])
+            read(openapi["path"], "openapi")
+        helm_globals = data.get("helmGlobals")
+        if isinstance(helm_globals, dict) and isinstance(helm_globals.get("chartHome"), str):
+            read(helm_globals["chartHome"], "helmGlobals")
+        for chart in _list(data.get("helmCharts")):
+            if isinstance(chart, dict):
+                for field_name in ("valuesFile", "additionalValuesFiles"):
+                    for entry in _list(chart.get(field_name)) if field_name != "valuesFile" else [
+                            chart.get(field_name)]:
+                        if isinstance(entry, str) and not _is_remote(entry):
+                            read(entry, "helmCharts")
+
+
+def _without(data: dict[str, Any], remote: list[str]) -> dict[str, Any]:
+    """A kustomization without its remote entries: they are never fetched (no network), only reported."""
+    kept = dict(data)
+    for key in ("resources", "bases", "components"):
+        if isinstance(kept.get(key), list):
+            kept[key] = [entry for entry in kept[key] if entry not in remote]
+    for key in ("configMapGenerator", "secretGenerator"):
+        if isinstance(kept.get(key), list):
+            kept[key] = [_generator_without(generator, remote) for generator in kept[key]]
+    return kept
+
+
+def _generator_without(generator: Any, remote: list[str]) -> Any:
+    if not isinstance(generator, dict):
+        return generator
+    kept = dict(generator)
+    for field_name in ("files", "envs"):
+        if isinstance(kept.get(field_name), list):
+            kept[field_name] = [source for source in kept[field_name] if source not in remote]
+    if kept.get("env") in remote:
+        kept.pop("env")
+    return kept
 
 
 def generated_resources(folder: Path, check: bool = True, artifact: SourceArtifact | None = None
@@ -222,7 +322,7 @@ def generated_resources(folder: Path, check: bool = True, artifact: SourceArtifa
                     resources.append(entry.relative_to(folder).as_posix())
                     continue
                 try:
-                    list(yaml.load_all(entry.read_text(encoding="utf-8"), Loader=_Loader))
+                    list(yaml.load_all(safe_read.read_text(entry), Loader=_Loader))
                 except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
                     problems.append(Problem("invalid-yaml", f"failed to decode Kubernetes YAML from "
                                             f"{entry.name}: {str(error).splitlines()[0]}", str(entry)))
@@ -236,7 +336,7 @@ def generated_resources(folder: Path, check: bool = True, artifact: SourceArtifa
 def _line_index(path: Path) -> list[tuple[int, str, str]]:
     """(first line, kind, name) of every document of a YAML file, by a quick text scan."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = safe_read.read_text(path)
     except (OSError, UnicodeDecodeError):
         return []
     index: list[tuple[int, str, str]] = []
@@ -270,7 +370,8 @@ class Kustomizer:
     def __init__(self, repo: Path, cache_dir: Path | None = None, workers: int = 2,
                  kubectl: Path | None = None, use_cache: bool = True) -> None:
         self.repo = repo.resolve()
-        self.cache_dir = (cache_dir or self.repo / ".greenfield" / "cache").resolve()
+        self.cache_dir = (cache_dir or cache_folder(self.repo)).absolute()
+        self.store = CacheStore(self.cache_dir)
         self.workers = max(1, workers)
         self.kubectl = kubectl or kubectl_binary()
         self.use_cache = use_cache
@@ -361,10 +462,13 @@ class Kustomizer:
         return solo + batches
 
     def close(self) -> None:
+        # never wait for the pool while holding the lock: a build still running (one started ahead by the
+        # prefetch that the walk never asked for) takes the lock to finish, and would wait forever
         with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        with self._lock:
             self._futures.clear()
 
     def __enter__(self) -> Kustomizer:
@@ -423,7 +527,7 @@ class Kustomizer:
             original_text = ""
         else:
             try:
-                original_text = kfile.read_text(encoding="utf-8")
+                original_text = safe_read.read_text(kfile)
                 loaded = yaml.load(original_text, Loader=_Loader)
             except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
                 output.error = f"{scanner.rel(kfile)}: invalid kustomization: {str(error).splitlines()[0]}"
@@ -433,7 +537,10 @@ class Kustomizer:
             original = loaded if isinstance(loaded, dict) else {}
             scanner.visit(folder)
         for component in request.components:
-            target = Path(os.path.normpath(folder / component))
+            confined = scanner.confined(folder, component, None, "", "spec.components")
+            if confined is None:
+                continue
+            target = confined
             if target.is_file():
                 output.problems.append(Problem(
                     "component-is-file", f"spec.components entry {component} is a file; a component must be a "
@@ -445,6 +552,15 @@ class Kustomizer:
                 output.problems.append(Problem("component-missing", f"spec.components entry {component} does "
                                                f"not exist ({scanner.rel(target)})"))
         output.problems.extend(scanner.problems)
+        outside = [p for p in scanner.problems if p.kind == "outside-root"]
+        if outside:  # Flux fails the whole build: nothing outside the root is ever read
+            output.error = outside[0].message
+            output.inputs = sorted(scanner.rel(f) for f in scanner.files)
+            return output, None
+        if kfile is not None and kfile in scanner.remote:
+            original = _without(original, scanner.remote[kfile])
+        rewrites = {path: yaml.safe_dump(_without(self._memo[path][1], entries), sort_keys=False, width=1 << 30)
+                    for path, entries in scanner.remote.items() if path != kfile}
         edited = self._edit(original, request, folder)
         output.inputs = sorted(scanner.rel(f) for f in scanner.files)
         key = self._key(request, edited, original_text + "\0" + artifact.fingerprint)
@@ -469,10 +585,12 @@ class Kustomizer:
         # kustomize-controller gives an existing kustomization without resources buildMetadata
         # [originAnnotations] (kustomize refuses an "empty" one), so its objects keep their origin annotation
         keep_origin = (kfile is not None and not original.get("resources")) or "originAnnotations" in metadata
+        # a kind: Component folder builds on its own (as kustomize-controller builds it), but a batch wrapper
+        # cannot list it under resources: ("expected kind != 'Component'")
         solo = any(k in original for k in ("sortOptions", "openapi")) or any(
-            item != "originAnnotations" for item in metadata)
+            item != "originAnnotations" for item in metadata) or original.get("kind") == "Component"
         return output, _Job(output, folder, edited, scanner.files | scanner.visited, key, solo, keep_origin,
-                            artifact=artifact)
+                            artifact=artifact, rewrites=rewrites)
 
     # -- the edited kustomization --------------------------------------------------------------------
     def _edit(self, original: dict[str, Any], request: BuildRequest, folder: Path) -> dict[str, Any]:
@@ -536,48 +654,57 @@ class Kustomizer:
         digest.update(original_text.encode())
         return digest.hexdigest()
 
-    def _entry_path(self, key: str) -> Path:
-        return self.cache_dir / "builds" / key[:2] / f"{key}.json"
+    @staticmethod
+    def _entry_name(key: str) -> str:
+        return f"builds/{key[:2]}/{key}.json"
 
     def _load(self, key: str) -> tuple[list[dict[str, Any]], list[tuple[str, int]], str] | None:
-        path = self._entry_path(key)
-        try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        """A verified entry whose input files still hash the same (anything else is rebuilt)."""
+        text = self.store.read(self._entry_name(key))
+        if text is None:
             return None
-        for name, digest in entry.get("inputs", {}).items():
+        try:
+            entry = json.loads(text)
+            inputs = entry["inputs"]
+            documents, origins, error = entry["documents"], [tuple(o) for o in entry["origins"]], entry["error"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(inputs, dict) or not isinstance(documents, list) or not isinstance(error, str):
+            return None
+        for name, digest in inputs.items():
             if self._hash_file(self.repo / name) != digest:
                 return None
-        return entry["documents"], [tuple(o) for o in entry["origins"]], entry.get("error", "")
+        return documents, origins, error
 
     def _store(self, key: str, output: BuildOutput) -> None:
-        path = self._entry_path(key)
+        if holds_plaintext_secret(output.documents):
+            register_secrets(output.documents)  # never on disk, nor in any other entry (memo, index)
+            return
         entry = {"inputs": {name: self._hash_file(self.repo / name) for name in output.inputs},
                  "documents": output.documents, "origins": output.origins, "error": output.error}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(f".{os.getpid()}.{id(output)}.tmp")
-            temporary.write_text(json.dumps(entry, separators=(",", ":"), default=str), encoding="utf-8")
-            temporary.replace(path)
-        except OSError:
-            pass  # a cache that cannot be written is only slower
+        self.store.write(self._entry_name(key), json.dumps(entry, separators=(",", ":"), default=str))
 
     # -- running kustomize -----------------------------------------------------------------------------
     @staticmethod
-    def _link(link: Path, real: Path, artifact: SourceArtifact | None, descend: bool = True) -> None:
+    def _link(link: Path, real: Path, artifact: SourceArtifact | None, descend: bool = True,
+              rewrites: dict[Path, str] | None = None) -> None:
         """Link `real` at `link`, leaving out what the artifact does not hold (a folder holding such files is
-        mirrored entry by entry instead of linked whole)."""
+        mirrored entry by entry instead of linked whole); a rewritten file is written, not linked."""
         if artifact is not None and artifact.excluded(real):
             return
-        if artifact is not None and descend and real.is_dir() and artifact.holds_excluded(real):
+        if rewrites and real in rewrites:
+            link.write_text(rewrites[real], encoding="utf-8")
+            return
+        rewritten_below = bool(rewrites) and real.is_dir() and any(real in path.parents for path in rewrites or {})
+        if rewritten_below or (artifact is not None and descend and real.is_dir() and artifact.holds_excluded(real)):
             link.mkdir(parents=True, exist_ok=True)
             for entry in real.iterdir():
-                Kustomizer._link(link / entry.name, entry, artifact)
+                Kustomizer._link(link / entry.name, entry, artifact, rewrites=rewrites)
             return
         link.symlink_to(real)
 
     def _farm(self, root: Path, folder: Path, edited: dict[str, Any], needed: set[Path] | None,
-              artifact: SourceArtifact | None = None) -> Path:
+              artifact: SourceArtifact | None = None, rewrites: dict[Path, str] | None = None) -> Path:
         """Mirror `folder` and its ancestors under root with symlinks; write the edited kustomization.
 
         With `needed` (the files and folders the build reads), only the ancestors' entries leading to them
@@ -611,7 +738,7 @@ class Kustomizer:
                 links[root.joinpath(*relative[:depth + 1])] = self.repo.joinpath(*relative[:depth + 1])
         for link, real in links.items():
             # the full farm (a fallback) does not look inside the ancestors' other entries: they may be huge
-            self._link(link, real, artifact, descend=needed is not None or link.parent == target)
+            self._link(link, real, artifact, descend=needed is not None or link.parent == target, rewrites=rewrites)
         (target / "kustomization.yaml").write_text(
             yaml.safe_dump(edited, sort_keys=False, width=1 << 30), encoding="utf-8")
         return target
@@ -619,7 +746,7 @@ class Kustomizer:
     def _run_batch(self, jobs: list[_Job], allow_split: bool = True) -> None:
         try:
             if len(jobs) > 1:
-                result = self._kustomize(jobs, full_farm=False)
+                result = self._kustomize(jobs, full_farm=False)  # any failure (a panic, a timeout) splits
                 if result.returncode == 0 and self._parse_batch(jobs, result.stdout):
                     self._finish(jobs)
                     return
@@ -637,8 +764,9 @@ class Kustomizer:
                     "no such file", "not a directory", "does not exist", "unable to find")):
                 result = self._kustomize(jobs, full_farm=True)  # the input scan missed a file: link everything
             if result.returncode != 0:
-                job.output.error = self._clean(result.stderr.strip() or result.stdout.strip())
-                job.output.problems.append(Problem("kustomize", job.output.error, self._kfile(job.output.request.path)))
+                message, file, line = self._explain(result.stderr.strip() or result.stdout.strip(), job)
+                job.output.error = message
+                job.output.problems.append(Problem("kustomize", message, file, line))
             elif not self._parse_batch(jobs, result.stdout):
                 job.output.error = job.output.error or "kustomize output could not be attributed"
             self._finish(jobs)
@@ -666,22 +794,37 @@ class Kustomizer:
         """One kustomize process over a wrapper kustomization listing every job's farm (b0/, b1/, ...)."""
         root = Path(tempfile.mkdtemp(prefix="greenfield-kustomize-"))
         try:
-            resources = []
+            resources: list[str] = []
+            components: list[str] = []
             for index, job in enumerate(jobs):
                 farm = root / f"b{index}"
-                target = self._farm(farm, job.folder, job.edited, None if full_farm else job.needed, job.artifact)
-                resources.append(target.relative_to(root).as_posix())
+                target = self._farm(farm, job.folder, job.edited, None if full_farm else job.needed, job.artifact,
+                                    job.rewrites)
+                # a Component folder (always a batch of its own) goes under components:, where kustomize accepts it
+                listed = components if job.edited.get("kind") == "Component" else resources
+                listed.append(target.relative_to(root).as_posix())
             metadata = ["originAnnotations"]
             for job in jobs:
                 for item in job.edited.get("buildMetadata") or []:
                     if item not in metadata:
                         metadata.append(item)
-            wrapper = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                       "resources": resources, "buildMetadata": metadata}
+            wrapper: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                                       "resources": resources, "buildMetadata": metadata}
+            if components:
+                wrapper["components"] = components
             (root / "kustomization.yaml").write_text(yaml.safe_dump(wrapper, sort_keys=False), encoding="utf-8")
+            # LoadRestrictionsNone as in kustomize-controller; the input scan confines reads to the repository
+            # (Flux's secure filesystem). Remote entries are left out of the build, and any network attempt
+            # kustomize might still make goes to a closed port (proxy) or is refused by git (no protocol).
             command = Command([str(self.kubectl), "kustomize", "--load-restrictor=LoadRestrictionsNone", str(root)],
-                              timeout=300, allowed_exit_codes=frozenset({0, 1}))
-            result = command.run()
+                              env=OFFLINE_ENV, timeout=kustomize_timeout(), allowed_exit_codes=ANY_EXIT)
+            try:
+                result = command.run()
+            except CommandError:  # the timeout
+                built = ", ".join(job.output.request.path or "." for job in jobs)
+                result = CommandResult(tuple(command.argv), -1, "", f"kustomize did not finish within "
+                                       f"{kustomize_timeout():.0f}s building {built} "
+                                       "(GREENFIELD_KUSTOMIZE_TIMEOUT raises the limit)")
             if result.returncode != 0:
                 stderr = result.stderr
                 for index in range(len(jobs)):
@@ -762,8 +905,59 @@ class Kustomizer:
 
     def _clean(self, message: str) -> str:
         message = message.replace(str(self.repo) + "/", "")
-        lines = [line for line in message.splitlines() if line.strip()]
+        # git's ": exit status 128" (a failed remote fetch) trails the message that says why
+        lines = [line for line in message.splitlines() if line.strip() and not re.fullmatch(
+            r":?\s*exit status \d+\s*", line)]
+        panic = next((line for line in lines if line.startswith("panic: ")), None)
+        if panic is not None:  # a Go panic: its first line says what happened, the rest is a stack trace
+            return f"kustomize crashed: {panic.removeprefix('panic: ')}"
         return lines[-1].removeprefix("error: ") if lines else "kustomize failed"
+
+    def _explain(self, raw: str, job: _Job) -> tuple[str, str, int]:
+        """(message, file, line) of a failed build: kustomize's innermost cause and the file it names."""
+        message = self._clean(raw)
+        kfile = self._kfile(job.output.request.path)
+        cause = explain_kustomize_error(message)
+        if cause is None:
+            return message, kfile, 0
+        text, named = cause
+        file = self._resolve_named(named, job)
+        if not file:  # e.g. a missing resource: name it, at the line of the kustomization that lists it
+            named = re.sub(r"^b\d+/", "", named)
+            line = 0
+            if kfile:
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    line = _line_of_entry((self.repo / kfile).read_text(encoding="utf-8"), posixpath.basename(named))
+            return f"{named}: {text}", kfile, line
+        line = 0
+        numbered = re.search(r"\byaml: line (\d+)", text)
+        if numbered:
+            line = int(numbered.group(1))
+        else:
+            name = re.search(r"\{\{\S* \S*\} \{\{(\S+)", text)
+            index = self._line_cache.get(self.repo / file)
+            if index is None:
+                index = self._line_cache[self.repo / file] = _line_index(self.repo / file)
+            found = [start for start, _, found_name in index if name and found_name == name.group(1)]
+            line = found[0] if found else (index[0][0] if len(index) == 1 else 0)
+        return f"{file}: {text}", file, line
+
+    def _resolve_named(self, named: str, job: _Job) -> str:
+        """A path from kustomize's message as a repository-relative file ("" when it is not one)."""
+        candidates = [named]
+        base = job.folder.relative_to(self.repo).as_posix() if job.folder != self.repo else ""
+        candidates.append(posixpath.normpath(posixpath.join(base, named)))
+        for candidate in candidates:
+            candidate = re.sub(r"^b\d+/", "", candidate)
+            if not candidate or candidate.startswith(("/", "..")):
+                continue
+            if (self.repo / candidate).is_dir():  # a folder: its kustomization file says what it reads
+                found = _kustomization_file(self.repo / candidate)
+                if found is not None:
+                    return found.relative_to(self.repo).as_posix()
+            elif (self.repo / candidate).is_file():
+                return candidate
+        return ""
 
     def _origin_line(self, file: str, document: dict[str, Any]) -> int:
         path = self.repo / file
@@ -781,6 +975,32 @@ class Kustomizer:
             if found_kind == kind:
                 return start
         return index[0][0] if len(index) == 1 else 0
+
+
+def explain_kustomize_error(message: str) -> tuple[str, str] | None:
+    """kustomize nests its cause in wrappers ("accumulating resources: accumulation err='accumulating
+    resources from 'x': ...': must build at directory: 'a/x': file is not directory"). The innermost cause
+    and the file it is about, or None when the message has no such structure."""
+    sources = list(re.finditer(r"accumulating resources from '([^']+)': ", message))
+    if not sources:
+        return None
+    last = sources[-1]
+    recursed = list(re.finditer(r"recursed accumulation of path '([^']+)': ", message))
+    if recursed and recursed[-1].start() > last.start():  # the innermost folder's own error (not a resource's)
+        deepest = recursed[-1]
+        cause = message[deepest.end():].removeprefix("accumulating resources: ")
+        return cause.strip() or message, deepest.group(1)
+    cause = message[last.end():]
+    cause = re.split(r"'?: (?:must build at directory|recursed accumulation of path)\b", cause)[0].rstrip("'")
+    cause = re.sub(r"evalsymlink failure on '[^']*' : lstat [^:]*: ", "", cause)
+    named = last.group(1)
+    must = re.search(r"must build at directory: '([^']+)': file is not directory", message)
+    if must is not None and posixpath.basename(must.group(1)) == posixpath.basename(named):
+        named = must.group(1)
+    folders = re.findall(r"recursed accumulation of path '([^']+)'", message[:last.start()])
+    if must is None and folders and not named.startswith("/"):
+        named = posixpath.normpath(posixpath.join(folders[-1], named))
+    return cause.strip() or message, named
 
 
 def hash_files(repo: Path, files: Iterable[str]) -> dict[str, str]:

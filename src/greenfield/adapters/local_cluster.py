@@ -5,6 +5,7 @@ State lives in one folder (default `<repo>/.greenfield/local/`):
   kubeconfig                     every running cluster, one context per cluster name
   <cluster>/state.json           ports, pids and binaries of the processes this tool started
   <cluster>/pki/                 CA, serving/client certificates, service-account key (0600)
+  <cluster>/admission.yaml       kube-apiserver's admission configuration (Pod Security as on Talos)
   <cluster>/etcd/                etcd data
   <cluster>/logs/<process>.log   process output
 `down` stops only the pids recorded in state.json, and only when /proc shows they still run the
@@ -19,6 +20,7 @@ import http.client
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,9 +37,13 @@ from greenfield.adapters.command import Command
 from greenfield.adapters.gotools import CONTROL_PLANE_TOOLS, GoTools
 from greenfield.adapters.kubeapi import KubeApi
 from greenfield.adapters.localpki import Pki, ensure_pki
+from greenfield.core.fleet import admission_configuration
 from greenfield.errors import ClusterError, InputError
 
+# a plain folder name (cluster names of platform.yaml are a subset): never a path
+LOCAL_CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 STATE_FILE = "state.json"
+ADMISSION_FILE = "admission.yaml"
 KUBECONFIG = "kubeconfig"
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
@@ -178,6 +184,11 @@ class LocalControlPlane:
         return self.state_dir / KUBECONFIG
 
     def cluster_dir(self, name: str) -> Path:
+        """The state folder of one cluster. The name must be a plain folder name: `down --wipe` removes this
+        folder, and `--cluster ../..` would otherwise remove the repository (or `/`)."""
+        if not LOCAL_CLUSTER_NAME.match(name):
+            raise InputError(f"{name[:60]!r} is not a cluster name", path="--cluster",
+                             hint="lower-case letters, digits and '-', as in platform.yaml")
         return self.state_dir / name
 
     def _state_path(self, name: str) -> Path:
@@ -234,6 +245,8 @@ class LocalControlPlane:
         for sub in ("logs",):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         pki = ensure_pki(folder / "pki", spec.name, service_ip=spec.service_ip, cluster_domain=spec.cluster_domain)
+        (folder / ADMISSION_FILE).write_text(yaml.safe_dump(admission_configuration(), sort_keys=False),
+                                             encoding="utf-8")
         ports = self._ports(previous)
         server = f"https://127.0.0.1:{ports['apiserver']}"
         state = ClusterState(spec.name, server, ports, started_at=time.time())
@@ -290,6 +303,7 @@ class LocalControlPlane:
             f"--service-account-issuer=https://kubernetes.default.svc.{spec.cluster_domain}",
             f"--service-cluster-ip-range={spec.service_cidr}",
             "--authorization-mode=RBAC", "--allow-privileged=true", "--endpoint-reconciler-type=none",
+            f"--admission-control-config-file={folder / ADMISSION_FILE}",  # Pod Security as Talos configures it
             "--enable-priority-and-fairness=false", "--profiling=false", "--v=1",
         ]
 
@@ -302,7 +316,9 @@ class LocalControlPlane:
             f"--service-account-private-key-file={pki.sa_key}", f"--root-ca-file={pki.ca_cert}",
             f"--cluster-signing-cert-file={pki.ca_cert}", f"--cluster-signing-key-file={pki.ca_key}",
             "--use-service-account-credentials=true", f"--service-cluster-ip-range={spec.service_cidr}",
-            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route",
+            # nodelifecycle stays on: it lifts the node.kubernetes.io/not-ready taint once kwok reports a node Ready
+            # (and taints a node whose heartbeats stop, as on hardware); without nodes it has nothing to do
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
             "--profiling=false", "--v=1",
         ]
 

@@ -33,6 +33,7 @@ import yaml
 from greenfield.adapters.command import Command
 from greenfield.adapters.gotools import FLUX_CONTROLLER_TOOLS, GoTools, tool
 from greenfield.adapters.local_cluster import (
+    LOCAL_CLUSTER_NAME,
     ClusterState,
     LocalControlPlane,
     ProcessRecord,
@@ -42,7 +43,7 @@ from greenfield.adapters.local_cluster import (
 )
 from greenfield.adapters.localhttp import CHARTS_PATH, REPO_PATH
 from greenfield.adapters.localpki import Pki
-from greenfield.errors import ClusterError, CommandError
+from greenfield.errors import ClusterError, CommandError, InputError
 
 HTTP_SERVER = "git-http"
 FIELD_MANAGER = "greenfield-flux"
@@ -86,6 +87,9 @@ def crd_documents(tools: GoTools) -> list[dict[str, Any]]:
 
 
 def wish_path(state_dir: Path, cluster: str) -> Path:
+    if not LOCAL_CLUSTER_NAME.match(cluster):  # `forget` unlinks this file: never a path out of the state folder
+        raise InputError(f"{cluster[:60]!r} is not a cluster name", path="--cluster",
+                         hint="lower-case letters, digits and '-', as in platform.yaml")
     return state_dir / "flux" / f"{cluster}.json"
 
 
@@ -111,8 +115,8 @@ class LocalFlux:
     def want(self, cluster: str, repo: Path, charts: Path | None) -> None:
         path = wish_path(self.plane.state_dir, cluster)
         path.parent.mkdir(parents=True, exist_ok=True)
-        wish = {**(self.wanted(cluster) or {}), "repo": str(repo.resolve()),
-                "charts": str(charts.resolve()) if charts else None}
+        previous = {k: v for k, v in (self.wanted(cluster) or {}).items() if k not in ("registry", "mirrored_charts", "mirror_dirs")}
+        wish = {**previous, "repo": str(repo.resolve()), "charts": str(charts.resolve()) if charts else None}
         path.write_text(json.dumps(wish, indent=2) + "\n", encoding="utf-8")
 
     def wanted(self, cluster: str) -> dict[str, Any] | None:
@@ -120,6 +124,29 @@ class LocalFlux:
         if not path.is_file():
             return None
         return dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def want_mirror(self, cluster: str, registry: str, charts: list[str], mirror_dirs: list[str]) -> None:
+        """The chart sources of this cluster are to point at the local registry (greenfield mirror's patch),
+        which holds `charts` pushed from `mirror_dirs`."""
+        path = wish_path(self.plane.state_dir, cluster)
+        wish = {**(self.wanted(cluster) or {}), "registry": registry, "mirrored_charts": charts,
+                "mirror_dirs": mirror_dirs}
+        path.write_text(json.dumps(wish, indent=2) + "\n", encoding="utf-8")
+
+    def stop(self, cluster: str) -> bool:
+        """Stop the controllers and the git server only (the control plane keeps running)."""
+        state = self.plane.load_state(cluster)
+        if state is None:
+            return False
+        names = (*FLUX_CONTROLLER_TOOLS, HTTP_SERVER)
+        ours = [p for p in state.processes if p.name in names]
+        self.plane._stop(ClusterState(cluster, state.server, state.ports, ours))
+        state.processes = [p for p in state.processes if p.name not in names]
+        self.plane._save_state(state)
+        return bool(ours)
+
+    def wished(self) -> list[str]:
+        return sorted(p.stem for p in (self.plane.state_dir / "flux").glob("*.json"))
 
     def forget(self, cluster: str) -> None:
         wish_path(self.plane.state_dir, cluster).unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""A persistent store of substituted Kustomization outputs, one JSON file per cluster under the cache.
+"""A persistent store of substituted Kustomization outputs, one sealed JSON entry per cluster in the cache.
 
 The engine asks it before substituting a build (key: the build's documents, variables, cluster, ...). The
 store is only valid for the code that wrote it: its file name carries a fingerprint of the engine's
@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 import threading
 from collections.abc import Iterator, MutableMapping
@@ -21,6 +20,7 @@ import greenfield.core.engine
 import greenfield.core.gomatch
 import greenfield.core.model
 import greenfield.core.substitution
+from greenfield.adapters.cache import CacheStore, contains_secret
 
 # the modules whose code decides what a substitution gives (objects and notes)
 _FINGERPRINTED = (greenfield.core.engine, greenfield.core.gomatch, greenfield.core.model, greenfield.core.substitution)
@@ -36,17 +36,19 @@ def code_fingerprint() -> str:
 class ClusterMemo(MutableMapping[str, str]):
     """key -> JSON text; remembers which keys this run used or added."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, store: CacheStore, name: str) -> None:
+        self.store = store
+        self.name = name
         self._entries: dict[str, str] = {}
         self._used: set[str] = set()
         self._dirty = False
+        text = store.read(name)  # None: no memo yet, or one that does not verify: start empty
         try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(loaded, dict):
-                self._entries = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, str)}
-        except (OSError, ValueError):
-            pass  # no memo yet, or a broken one: start empty
+            loaded = json.loads(text) if text is not None else {}
+        except ValueError:
+            loaded = {}
+        if isinstance(loaded, dict):
+            self._entries = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, str)}
 
     def __getitem__(self, key: str) -> str:
         value = self._entries[key]
@@ -71,21 +73,19 @@ class ClusterMemo(MutableMapping[str, str]):
     def save(self) -> None:
         if not self._dirty and self._used == set(self._entries):
             return
-        kept = {key: self._entries[key] for key in sorted(self._used) if key in self._entries}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            temporary.write_text(json.dumps(kept, separators=(",", ":")), encoding="utf-8")
-            temporary.replace(self.path)
-        except OSError:
-            pass  # a memo that cannot be written only makes the next run slower
+        # an entry holding a Secret value (substituted from a Secret, or a rendered Secret) is not kept
+        kept = {key: self._entries[key] for key in sorted(self._used)
+                if key in self._entries and not contains_secret(self._entries[key])}
+        self.store.write(self.name, json.dumps(kept, separators=(",", ":")))
 
 
 class RenderMemo:
     """One ClusterMemo per cluster; `save()` after the render."""
 
     def __init__(self, cache_dir: Path) -> None:
-        self.folder = cache_dir / "substituted" / code_fingerprint()
+        self.store = CacheStore(cache_dir)
+        self.fingerprint = code_fingerprint()
+        self.folder = cache_dir / "substituted" / self.fingerprint
         self._clusters: dict[str, ClusterMemo] = {}
         self._lock = threading.Lock()
 
@@ -94,7 +94,7 @@ class RenderMemo:
             memo = self._clusters.get(cluster)
             if memo is None:
                 safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in cluster) or "_"
-                memo = self._clusters[cluster] = ClusterMemo(self.folder / f"{safe}.json")
+                memo = self._clusters[cluster] = ClusterMemo(self.store, f"substituted/{self.fingerprint}/{safe}.json")
             return memo
 
     def save(self) -> None:

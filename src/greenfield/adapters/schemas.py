@@ -17,11 +17,13 @@ never fetched again (misses are not cached on disk).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,8 @@ from typing import Any
 
 import jsonschema_rs
 
+from greenfield.adapters import safe_read
+from greenfield.adapters.cache import CacheStore
 from greenfield.core.schema_validation import (
     DEFINITIONS_URI,
     CompiledSchema,
@@ -37,10 +41,11 @@ from greenfield.core.schema_validation import (
     crd_schemas,
     normalize_crd_schema,
 )
-from greenfield.errors import InputError
+from greenfield.errors import InputError, quoted
 
 SCHEMAS_ENV = "GREENFIELD_SCHEMAS"
 URL_TIMEOUT_SECONDS = 15.0
+MISSING_TTL_SECONDS = 24 * 3600  # how long a 404 of a schema URL is believed
 
 # Enumerations the Kubernetes API server enforces but the OpenAPI v2 documents behind kubernetes-validate
 # do not carry (they come from `+enum` markers that only reach OpenAPI v3). "" is accepted where the
@@ -122,7 +127,7 @@ def _kubernetes_validate_root() -> Path:
 def _minor(version: str) -> tuple[int, int]:
     match = re.match(r"^v?(\d+)\.(\d+)", version.strip())
     if not match:
-        raise InputError(f"not a Kubernetes version: {version!r}", hint="use MAJOR.MINOR[.PATCH], e.g. 1.34.1")
+        raise InputError(f"not a Kubernetes version: {quoted(version)}", hint="use MAJOR.MINOR[.PATCH], e.g. 1.34.1")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -370,27 +375,33 @@ class _Location:
         return _compile_crd_schema(normalize_crd_schema(document), base_uri, address, self.builtin)
 
     def _read_url(self, url: str) -> bytes | None:
-        cached = self.cache_dir / "http" / (hashlib.sha256(url.encode()).hexdigest()[:40] + ".json")
-        if cached.is_file():
-            return cached.read_bytes()
+        store = CacheStore(self.cache_dir)
+        name = "http/" + hashlib.sha256(url.encode()).hexdigest()[:40] + ".json"
+        cached = store.read(name)  # verified (sealed) entries only
+        if cached is not None:
+            return cached.encode("utf-8", "surrogateescape")
+        absent = name[:-len(".json")] + ".missing"  # a 404 is remembered for a day: fetched once, not every run
+        seen = store.read(absent)
+        with contextlib.suppress(ValueError):
+            if seen is not None and time.time() - float(seen) < MISSING_TTL_SECONDS:
+                return None
         data = self.fetch(url)
+        if data is None:
+            store.write(absent, str(time.time()))
         if data is not None:
             try:
                 json.loads(data)  # only valid JSON goes into the cache; the caller reports the rest
             except ValueError:
                 return data
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_bytes(data)
-            partial.replace(cached)
+            store.write(name, data.decode("utf-8", "surrogateescape"))
         return data
 
 
 def _read_file(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
+    """A schema file of a user's schema location: None when absent; bounded, regular files only (safe_read)."""
+    if not os.path.lexists(path):
         return None
+    return safe_read.read_bytes(path)
 
 
 def fetch_url(url: str) -> bytes | None:

@@ -10,7 +10,8 @@ import os
 import threading
 from pathlib import Path
 
-from greenfield.adapters.command import Command
+from greenfield.adapters import safe_read
+from greenfield.adapters.git import Git
 from greenfield.core.sourceignore import IGNORE_FILE, ArtifactFilter, Pattern, read_patterns
 from greenfield.errors import CommandError
 
@@ -19,8 +20,8 @@ def ignore_files(repo: Path) -> list[str]:
     """Repository-relative .sourceignore files: from git when the repository is one (the working tree holds
     much git never clones, e.g. a virtualenv), else from a walk."""
     try:
-        listed = Command(["git", "ls-files", "--cached", "--others", "--exclude-standard", "--",
-                          IGNORE_FILE, f"**/{IGNORE_FILE}"], cwd=repo, timeout=60).run()
+        listed = Git(repo).run("ls-files", "--cached", "--others", "--exclude-standard", "--",
+                               IGNORE_FILE, f"**/{IGNORE_FILE}")
         return sorted({line.strip() for line in listed.stdout.splitlines() if line.strip()})
     except CommandError:
         found = []
@@ -40,7 +41,7 @@ class SourceArtifact:
         digest = hashlib.sha256()
         for name in files if files is not None else ignore_files(self.repo):
             try:
-                text = (self.repo / name).read_text(encoding="utf-8")
+                text = safe_read.read_text(self.repo / name)
             except (OSError, UnicodeDecodeError):
                 continue
             domain = [part for part in Path(name).parent.as_posix().split("/") if part and part != "."]

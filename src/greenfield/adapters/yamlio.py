@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from greenfield.adapters import safe_read
 from greenfield.errors import InputError
 
 try:
@@ -37,12 +38,7 @@ def iter_documents(text: str, source: str = "<text>") -> Iterator[Any]:
 
 def load_file(path: Path, display: str | None = None) -> Any:
     shown = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as error:
-        raise InputError("file not found", path=shown) from error
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read: {error}", path=shown) from error
+    text = safe_read.read_text(path, shown)  # bounded, regular files only, UTF-8 (one-line errors)
     documents = load_documents(text, shown)
     if len(documents) != 1:
         raise InputError(f"expected one YAML document, found {len(documents)}", path=shown)

@@ -23,11 +23,18 @@ import yaml
 from greenfield.adapters import yamlio
 from greenfield.adapters.charts import chart_identity
 from greenfield.adapters.command import Command
-from greenfield.adapters.gotools import FLUX_CONTROLLER_TOOLS, GoTools
+from greenfield.adapters.gotools import FLEET_TOOLS, FLUX_CONTROLLER_TOOLS, GoTools
 from greenfield.adapters.helm import Helm
 from greenfield.adapters.kubeapi import KubeApi
 from greenfield.app.inventory import load_inventory
-from greenfield.app.local import cluster_specs, default_control_plane, ensure_control_plane_tools, flux_wish, start_flux
+from greenfield.app.local import (
+    cluster_specs,
+    default_control_plane,
+    ensure_control_plane_tools,
+    flux_wish,
+    start_fleet,
+    start_flux,
+)
 from greenfield.app.plan import write_evidence
 from greenfield.app.standin_charts import build_standin, chart_version
 from greenfield.app.validate import ValidateOptions, validate_repository
@@ -315,7 +322,7 @@ class Bootstrap:
         needed = ["helm"] + (["etcd", "kube-apiserver", "kube-controller-manager"] if self.options.target == "local"
                              else ["talosctl"])
         if self.local_flux() is not None:
-            needed += list(FLUX_CONTROLLER_TOOLS)
+            needed += [*FLUX_CONTROLLER_TOOLS, *FLEET_TOOLS]
         self.progress("preflight", "tools: " + ", ".join(needed))
         self.tools.ensure(needed, lambda name, status: self.progress(
             "preflight", f"building {name} (first use)" if status is None else f"{name} ready"))
@@ -588,18 +595,34 @@ class Bootstrap:
             raise InputError("no flux-system sync objects rendered", path=self.definitions.sync_path(self.cluster),
                              hint="the cluster entry needs flux-system/ with the GitRepository and Kustomization")
         git_url = self.options.git_url
-        if self.local_flux() is not None:  # Flux controllers run on the local target: start them (idempotent)
-            info = start_flux(self.repo, default_control_plane(self.repo), self.cluster,
-                              _optional_path(self.local_flux(), "charts"),
-                              on_step=lambda _c, step: self.progress("sync", step))
+        wish = self.local_flux()
+        mirror: tuple[str, list[str]] | None = None
+        if wish is not None:  # Flux controllers run on the local target: start them and the fleet (idempotent)
+            plane = default_control_plane(self.repo)
+            say = lambda _c, step: self.progress("sync", step)  # noqa: E731
+            seeded = start_fleet(plane, self.inventory, self.cluster, wish, on_step=say)
+            info = start_flux(self.repo, plane, self.cluster, _optional_path(wish, "charts"), on_step=say)
             git_url = git_url or info.git_url
+            if seeded is not None:
+                mirror = (seeded.address, seeded.charts)
         bodies = point_sync_at([self._labelled(o) for o in objects], git_url)
+        if mirror is not None:
+            bodies = self._with_mirror(bodies, *mirror)
         if self._apply_objects("sync", bodies):
             result.status, result.changes = "done", [str(o.id) for o in objects]
         result.detail = "Flux sync applied: " + ", ".join(str(o.id) for o in objects)
         if git_url:
             result.detail += f" (GitRepository url {git_url})"
         return result
+
+    def _with_mirror(self, bodies: list[dict[str, Any]], registry: str, charts: list[str]) -> list[dict[str, Any]]:
+        """The root Kustomization with `greenfield mirror`'s patches: the chart sources point at the registry."""
+        from greenfield.app.mirror import DEFAULT_PATH
+        from greenfield.core.mirror import plan_mirror, with_root_patches
+
+        plan = plan_mirror(self.render(), f"{registry}/{DEFAULT_PATH}", charts)
+        self.progress("sync", f"mirror: {len(plan.rewrites)} chart sources point at oci://{registry}/{DEFAULT_PATH}")
+        return with_root_patches(bodies, plan)
 
     def local_flux(self) -> dict[str, object] | None:
         """The local target's Flux wish (`greenfield local up --with-flux`), None without it or on Talos."""

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from greenfield.adapters.command import Command
+from greenfield.adapters.git import Git
 from greenfield.app.plan import load_catalog
 from greenfield.core.plan.commits import Commit, CommitProblem, lint_commits
-from greenfield.errors import CommandError, InputError
+from greenfield.errors import CommandError, InputError, quoted
 
 RECORD, FIELD = "\x1e", "\x1f"
 
 
 def read_commits(repo: Path, revisions: str) -> list[Commit]:
     if not revisions or revisions.startswith("-"):
-        raise InputError(f"invalid revision range {revisions!r}", hint="e.g. origin/main..HEAD")
-    command = Command(["git", "-c", "core.quotePath=false", "log", "--no-merges", "--name-only", "--no-renames",
-                       f"--format={RECORD}%H{FIELD}%B{FIELD}", revisions, "--"], cwd=repo, timeout=60)
+        raise InputError(f"invalid revision range {quoted(revisions)}", hint="e.g. origin/main..HEAD")
+    git = Git(repo)
     try:
-        output = command.run().stdout
+        resolved = git.commit_range(revisions)  # each end a commit, never an option
+    except InputError as error:
+        raise InputError(f"invalid revision range {quoted(revisions)}: {error.problem}", path=str(repo),
+                         hint="e.g. origin/main..HEAD") from error
+    try:
+        output = git.run("log", "--no-merges", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv",
+                         "--no-show-signature", f"--format={RECORD}%H{FIELD}%B{FIELD}", resolved, "--").stdout
     except CommandError as error:
         raise InputError(f"git log {revisions} failed: {error.problem}", path=str(repo),
                          hint="pass a valid REV..REV inside a git repository") from error

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from greenfield.adapters import yamlio
+from greenfield.adapters import safe_read, yamlio
 from greenfield.core.plan.catalog import Catalog, parse_catalog
 from greenfield.core.plan.evidence import EvidenceVerdict, evaluate, evidence_document, parse_evidence
 from greenfield.core.plan.schedule import SeedSchedule, parse_seed
@@ -60,7 +60,7 @@ def read_evidence(repo: Path, catalog: Catalog) -> dict[tuple[str, str], Evidenc
             if not path.is_file():
                 continue
             try:
-                data: Any = json.loads(path.read_text(encoding="utf-8"))
+                data: Any = json.loads(safe_read.read_text(path))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
                 verdicts[(cluster, story.id)] = evaluate(None, story.id, cluster, f"not JSON: {error}")
                 continue

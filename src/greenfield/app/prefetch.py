@@ -14,12 +14,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from greenfield.adapters.cache import CacheStore, cache_folder
 from greenfield.adapters.kustomize import Kustomizer
 from greenfield.core.engine import BuildOutput, BuildRequest
 
@@ -28,8 +28,9 @@ INDEX_VERSION = 1
 DEFAULT_WORKERS = 2  # kustomize processes at once (the render's default too)
 
 
-def default_cache_dir(repo: Path) -> Path:
-    return repo / ".greenfield" / "cache"
+def default_cache_dir(repo: Path, base: Path | None = None) -> Path:
+    """The repository's cache folder (outside it): under `base` (--cache-dir) or the user's cache."""
+    return cache_folder(repo, base)
 
 
 def input_stamp(repo: Path, inputs: list[str]) -> str:
@@ -46,15 +47,9 @@ def input_stamp(repo: Path, inputs: list[str]) -> str:
 def write_index(repo: Path, cache_dir: Path, outputs: list[BuildOutput]) -> None:
     entries = [{"request": asdict(output.request), "inputs": output.inputs,
                 "stamp": input_stamp(repo, output.inputs)} for output in outputs if output.inputs]
-    path = cache_dir / INDEX_FILE
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        temporary.write_text(json.dumps({"version": INDEX_VERSION, "repo": str(repo), "builds": entries},
-                                        separators=(",", ":")), encoding="utf-8")
-        temporary.replace(path)
-    except OSError:
-        pass  # without an index the next run only starts its builds later
+    # not written when it holds a Secret value (a patch substituted from one): the next run only starts later
+    CacheStore(cache_dir).write(INDEX_FILE, json.dumps({"version": INDEX_VERSION, "repo": str(repo),
+                                                        "builds": entries}, separators=(",", ":")))
 
 
 def _request(data: Any) -> BuildRequest | None:
@@ -69,9 +64,10 @@ def _request(data: Any) -> BuildRequest | None:
 
 def stale_requests(repo: Path, cache_dir: Path) -> list[BuildRequest]:
     """The last run's builds whose inputs changed since (their cache entries will most likely miss)."""
+    text = CacheStore(cache_dir).read(INDEX_FILE)
     try:
-        index = json.loads((cache_dir / INDEX_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        index = json.loads(text) if text is not None else None
+    except ValueError:
         return []
     if not isinstance(index, dict) or index.get("version") != INDEX_VERSION or index.get("repo") != str(repo):
         return []
@@ -90,7 +86,7 @@ class Prefetch:
 
     def __init__(self, repo: Path, cache_dir: Path | None, workers: int = DEFAULT_WORKERS) -> None:
         self.repo = repo.resolve()
-        self.cache_dir = (cache_dir or default_cache_dir(self.repo)).resolve()
+        self.cache_dir = default_cache_dir(self.repo, cache_dir)
         self.kustomizer = Kustomizer(self.repo, self.cache_dir, workers=workers)
         self._thread = threading.Thread(target=self._run, name="greenfield-prefetch", daemon=True)
         self._thread.start()
@@ -102,7 +98,7 @@ class Prefetch:
                 self.kustomizer.start(requests)
 
     def matches(self, repo: Path, cache_dir: Path | None, workers: int = DEFAULT_WORKERS) -> bool:
-        wanted = (cache_dir or default_cache_dir(repo.resolve())).resolve()
+        wanted = default_cache_dir(repo.resolve(), cache_dir)
         return repo.resolve() == self.repo and wanted == self.cache_dir and workers == self.kustomizer.workers
 
     def take(self) -> Kustomizer:

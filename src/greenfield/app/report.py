@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from greenfield.adapters.safe_write import write_inside, write_output
 from greenfield.app.schedule import ScheduleRequest, calendar_for, make_schedule
 from greenfield.app.stories import kustomization_info, run_validation, story_board
 from greenfield.core.plan.report import render_report
@@ -25,7 +26,9 @@ def write_report(repo: Path, out: Path | None = None, schedule: str = "v3",
     kustomizations = {name: kustomization_info(render) for name, render in sorted(validation.renders.items())}
     text = render_report(catalog, board, planned, calendar_for(catalog, request), validation.findings,
                          kustomizations, now or dt.datetime.now(dt.UTC))
-    target = out or repo / DEFAULT_OUT
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    if out is not None:
+        write_output(out, text)
+        return out
+    target = repo / DEFAULT_OUT
+    write_inside(repo, target, text)  # in the repository: never through a link planted there
     return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from greenfield.core.plan.schedule import (
     lanes_capacity,
     plan_schedule,
 )
-from greenfield.errors import InputError
+from greenfield.errors import InputError, quoted
 
 
 @dataclass
@@ -32,18 +33,22 @@ class ScheduleRequest:
     capacity: list[str] = field(default_factory=list)  # "20" or "infra=10"
 
 
+SPRINT_NUMBER = re.compile(r"^[1-9][0-9]{0,2}$")
+MAX_FREEZE_DAYS = 366
+
+
 def _date(text: str, what: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError as error:
-        raise InputError(f"{what} {text!r}: not a date", hint="use YYYY-MM-DD") from error
+        raise InputError(f"{what} {quoted(text)}: not a date", hint="use YYYY-MM-DD") from error
 
 
 def _duration(text: str, what: str) -> int:
     try:
         return parse_duration(text)
     except ValueError as error:
-        raise InputError(f"{what} {text!r}: not a duration", hint="use 2w, 3w or 10d") from error
+        raise InputError(f"{what}: {error}", hint="use 2w, 3w or 10d") from error
 
 
 def calendar_for(catalog: Catalog, request: ScheduleRequest) -> CalendarSpec:
@@ -55,8 +60,9 @@ def calendar_for(catalog: Catalog, request: ScheduleRequest) -> CalendarSpec:
     for value in request.sprint_lengths:
         number, sep, length = value.partition("=")
         if sep:
-            if not number.strip().isdigit():
-                raise InputError(f"--sprint-length {value!r}: expected N=LENGTH", hint="e.g. 6=3w")
+            if not SPRINT_NUMBER.match(number.strip()):
+                raise InputError(f"--sprint-length {quoted(value)}: expected N=LENGTH (N a sprint number, 1 to 999)",
+                                 hint="e.g. 6=3w")
             lengths[int(number)] = _duration(length, "--sprint-length")
         else:
             sprint_days = _duration(value, "--sprint-length")
@@ -66,10 +72,13 @@ def calendar_for(catalog: Catalog, request: ScheduleRequest) -> CalendarSpec:
         for value in request.freezes:
             start, sep, end = value.partition("..")
             if not sep:
-                raise InputError(f"--freeze {value!r}: expected FROM..TO", hint="e.g. 2025-12-22..2026-01-02")
+                raise InputError(f"--freeze {quoted(value)}: expected FROM..TO", hint="e.g. 2025-12-22..2026-01-02")
             first, last = _date(start, "--freeze"), _date(end, "--freeze")
             if last < first:
-                raise InputError(f"--freeze {value!r}: ends before it starts")
+                raise InputError(f"--freeze {quoted(value)}: ends before it starts")
+            if (last - first).days >= MAX_FREEZE_DAYS:
+                raise InputError(f"--freeze {quoted(value)}: longer than {MAX_FREEZE_DAYS} days",
+                                 hint="a freeze blocks sprints for weeks, not years")
             parsed.append((first, last))
         freezes = tuple(parsed)
     holidays = tuple(_date(h, "--holiday") for h in request.holidays) if request.holidays else base.holidays

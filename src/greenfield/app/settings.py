@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from greenfield.adapters import yamlio
+from greenfield.adapters.safe_write import read_inside, refuse_links, write_inside
 from greenfield.core.inventory import Inventory
 from greenfield.core.settings import (
     GENERATED_HEADER,
@@ -26,6 +27,7 @@ class SettingsFile:
     path: Path
     expected: str
     current: str | None
+    repo: Path | None = None  # the repository root: written only inside it, never through a link
 
     @property
     def drifted(self) -> bool:
@@ -60,8 +62,8 @@ def plan_settings(repo: Path, inventory: Inventory) -> list[SettingsFile]:
     files = []
     for cluster in inventory.enabled_clusters():
         path = settings_path(repo, cluster)
-        current = path.read_text(encoding="utf-8") if path.exists() else None
-        files.append(SettingsFile(cluster, path, render_text(inventory, cluster), current))
+        current = read_inside(repo, path)
+        files.append(SettingsFile(cluster, path, render_text(inventory, cluster), current, repo))
     files.extend(_feature_includes(repo, inventory))
     return files
 
@@ -77,22 +79,23 @@ def _feature_includes(repo: Path, inventory: Inventory) -> list[SettingsFile]:
     files = []
     for cluster in inventory.enabled_clusters():
         path = include_path(repo, cluster)
-        if not path.is_file():
+        current = read_inside(repo, path) if path.is_file() else None
+        if current is None:
             continue
-        current = path.read_text(encoding="utf-8")
         try:
             expected = sync_include_entry(current, SPIRE_INCLUDE, inventory.platform.features.spire)
         except ValueError as error:
             raise InputError(f"{error}", path=str(path.relative_to(repo)),
                              hint="list the cluster's areas under resources:") from error
         if expected != current:
-            files.append(SettingsFile(cluster, path, expected, current))
+            files.append(SettingsFile(cluster, path, expected, current, repo))
     return files
 
 
 def write_settings(files: list[SettingsFile]) -> list[SettingsFile]:
     changed = [f for f in files if f.drifted]
+    for item in changed:  # every target checked before the first write: all or nothing on a planted link
+        refuse_links(item.repo or item.path.parent, item.path)
     for item in changed:
-        item.path.parent.mkdir(parents=True, exist_ok=True)
-        item.path.write_text(item.expected, encoding="utf-8")
+        write_inside(item.repo or item.path.parent, item.path, item.expected)
     return changed

@@ -14,7 +14,7 @@ from greenfield.core.model import ClusterRender, chart_status
 from greenfield.core.plan.board import Board, KustomizationInfo, build_board
 from greenfield.core.plan.catalog import Catalog
 from greenfield.core.plan.schedule import Strategy
-from greenfield.errors import GreenfieldError, InputError
+from greenfield.errors import GreenfieldError, InputError, quoted
 
 
 @dataclass
@@ -82,15 +82,15 @@ def sprint_plan(repo: Path, catalog: Catalog, schedule: str) -> list[tuple[int, 
         planned = default_schedule(catalog, Strategy(schedule))
         return [(p.sprint.number, "", p.sprint.start.isoformat(), p.sprint.end.isoformat(), p.stories)
                 for p in planned.sprints]
-    raise InputError(f"unknown schedule {schedule!r}",
-                     hint=f"use one of: {', '.join([*seeds, *(str(s) for s in Strategy)])}")
+    raise InputError(f"unknown schedule {quoted(schedule)}",
+                     hint=f"use one of: {', '.join(dict.fromkeys([*seeds, *(str(s) for s in Strategy)]))}")
 
 
 def story_board(repo: Path, cluster: str | None = None, schedule: str = "v3",
                 validation: Validation | None = None) -> tuple[Board, Validation]:
     catalog = load_catalog(repo)
     if cluster is not None and cluster not in catalog.clusters:
-        raise InputError(f"unknown cluster {cluster!r}", hint=f"clusters: {', '.join(catalog.clusters)}")
+        raise InputError(f"unknown cluster {quoted(cluster)}", hint=f"clusters: {', '.join(catalog.clusters)}")
     plan = sprint_plan(repo, catalog, schedule)
     run = validation or run_validation(repo)
     kustomizations = ({name: kustomization_info(render) for name, render in run.renders.items()}

@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from greenfield.adapters import yamlio
-from greenfield.adapters.command import Command
+from greenfield.adapters.git import Git
+from greenfield.adapters.repo_config import LoadedConfig, load_repo_config
 from greenfield.app.inventory import load_inventory
-from greenfield.app.prefetch import Prefetch
+from greenfield.app.prefetch import Prefetch, default_cache_dir
 from greenfield.app.render import ClusterTarget, RenderOptions, render_repository, select_clusters
 from greenfield.core.engine import affected_kustomizations, changed_objects_scope
 from greenfield.core.findings import Finding, Severity, count_by_severity
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender, NamespacedName
+from greenfield.core.repo_config import CONFIG_FILE as CONFIG
+from greenfield.core.repo_config import rule_severity
 from greenfield.core.rules.base import RuleContext, run_rules
 from greenfield.core.rules.graph import bootstrap_groups
 from greenfield.core.settings import cluster_settings
@@ -48,6 +51,8 @@ class ValidateOptions:
     configured_charts: bool = True  # without chart_dirs: the folders platform.yaml names (`charts:`)
     require_charts: bool = False  # a chart that is not available locally is a warning
     prefetch: Prefetch | None = None  # builds the CLI started before importing the rest (see app/prefetch.py)
+    config_file: Path | None = None  # --config: the repository config file (default <repo>/.greenfield.yaml)
+    strict_schemas: bool = False  # a missing schema is an error instead of info
 
 
 @dataclass
@@ -60,6 +65,7 @@ class ValidationReport:
     changed_files: list[str] | None = None  # with --changed-since: the files that changed
     affected: dict[str, list[str]] = field(default_factory=dict)  # cluster -> affected Kustomizations
     notes: list[str] = field(default_factory=list)
+    config: LoadedConfig | None = None
 
     @property
     def counts(self) -> dict[Severity, int]:
@@ -83,13 +89,16 @@ class ValidationReport:
 
 def _inventory(repo: Path) -> Inventory | None:
     path = repo / "platform.yaml"
-    return load_inventory(path, "platform.yaml") if path.is_file() else None
+    # present but not a regular file (a FIFO, a device, a dangling link): refused by the reader, not taken as absent
+    return load_inventory(path, "platform.yaml") if os.path.lexists(path) else None
 
 
 def changed_files(repo: Path, revision: str) -> list[str]:
+    git = Git(repo)
+    commit = git.commit(revision)  # a revision, never an option (`--output=FILE`)
     try:
-        diff = Command(["git", "diff", "--name-only", revision, "--"], cwd=repo, timeout=60).run()
-        untracked = Command(["git", "ls-files", "--others", "--exclude-standard"], cwd=repo, timeout=60).run()
+        diff = git.run("diff", "--name-only", "--no-ext-diff", "--no-textconv", "--no-renames", commit, "--")
+        untracked = git.run("ls-files", "--others", "--exclude-standard")
     except CommandError as error:
         raise InputError(f"cannot compare with {revision}: {error.problem}", path=str(repo),
                          hint="pass a revision git knows (e.g. origin/main, HEAD~1)") from error
@@ -147,6 +156,69 @@ def chart_folders(repo: Path, inventory: Inventory | None, options: ValidateOpti
             [Path(os.path.normpath(repo / folder.path)) for folder in folders if folder.approximate])
 
 
+def _not_built_reason(node: Any) -> str:
+    for note in node.notes:
+        if note.kind in ("not-built", "parent-failed", "external-source", "substitute-from-missing", "path-missing",
+                         "path-not-directory", "path-ignored", "kustomize", "invalid-yaml"):
+            return str(note.message)
+    return str(node.error or "not built")
+
+
+def cluster_summary(report: ValidationReport) -> dict[str, dict[str, Any]]:
+    """Per cluster, what was covered: Kustomizations found/built/not built (why), objects, HelmReleases, charts."""
+    summary: dict[str, dict[str, Any]] = {}
+    for name in sorted(report.renders):
+        render = report.renders[name]
+        nodes = [node for node in render.ordered_kustomizations() if not node.synthetic]
+        not_built = [{"kustomization": str(node.key), "file": node.file, "reason": _not_built_reason(node)}
+                     for node in nodes if not node.built]
+        releases = sorted(render.helm_releases.values(), key=lambda info: info.key)
+        not_rendered = [{"helm_release": str(info.key), "chart": info.chart_path or info.chart,
+                         "version": info.version,
+                         "reason": info.chart_error or info.chart_skipped or "chart not available locally"}
+                        for info in releases if not info.rendered]
+        counts = {severity.value: 0 for severity in Severity}
+        for item in report.findings:
+            if item.cluster == name:
+                counts[item.severity.value] += 1
+        summary[name] = {
+            "entry": render.entry,
+            "kustomizations": {"found": len(nodes), "built": sum(1 for node in nodes if node.built),
+                               "not_built": not_built},
+            "objects": len(render.objects),
+            "provided_in_cluster": len(render.provided),
+            "helm_releases": len(releases),
+            "charts": {"rendered": sum(1 for info in releases if info.rendered), "not_rendered": not_rendered},
+            "findings": counts,
+        }
+    return summary
+
+
+def _source_copies(loaded: LoadedConfig) -> dict[str, Path]:
+    copies = {}
+    for key, folder in loaded.config.sources.items():
+        path = loaded.path(folder)
+        if not path.is_dir():
+            raise InputError(f"sources: {key}: folder {folder} does not exist", path=str(loaded.file or CONFIG),
+                             hint="point it at a local clone of that repository")
+        copies[key] = path
+    return copies
+
+
+def configured_severities(findings: list[Finding], overrides: dict[str, str]) -> list[Finding]:
+    """The config file's `rules:`: a rule (or prefix ending in "/") set to off drops its findings, another
+    severity replaces theirs."""
+    if not overrides:
+        return findings
+    kept = []
+    for item in findings:
+        wanted = rule_severity(overrides, item.rule)
+        if wanted == "off":
+            continue
+        kept.append(replace(item, severity=Severity(wanted)) if wanted else item)
+    return kept
+
+
 def _label(render: ClusterRender, key: NamespacedName) -> str:
     return "" if render.kustomizations[key].synthetic else str(key)
 
@@ -159,15 +231,26 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
     timings: dict[str, float] = {}
     started = time.perf_counter()
     inventory = _inventory(repo)
-    targets = select_clusters(repo, inventory, list(clusters or []), options.cluster_paths)
-    cache_dir = options.cache_dir or repo / ".greenfield" / "cache"
-    version = options.kubernetes_version or (
+    loaded = load_repo_config(repo, options.config_file)
+    config = loaded.config
+    targets = select_clusters(repo, inventory, list(clusters or []), options.cluster_paths, config.clusters)
+    cache_dir = options.cache_dir  # the base (--cache-dir), None for the user's cache; never in the repository
+    version = options.kubernetes_version or config.kubernetes_version or (
         inventory.platform.versions.kubernetes if inventory is not None else DEFAULT_KUBERNETES_VERSION)
+    if version.count(".") == 1:
+        version += ".0"
+    schemas = [*options.schemas, *(item if "://" in item or "{" in item else str(loaded.path(item))
+                                   for item in config.schemas)]
     chart_dirs, approximate = chart_folders(repo, inventory, options)
     render_options = RenderOptions(cluster_paths=options.cluster_paths, substitute_from=options.substitute_from,
                                    cache_dir=cache_dir, use_cache=options.use_cache,
-                                   strict=options.strict_substitution, chart_dirs=chart_dirs,
-                                   approximate_chart_dirs=approximate, kube_version=version, prefetch=options.prefetch)
+                                   strict=options.strict_substitution,
+                                   chart_dirs=[*chart_dirs, *(loaded.path(c) for c in config.charts
+                                                              if options.configured_charts)],
+                                   approximate_chart_dirs=approximate,
+                                   kube_version=version, prefetch=options.prefetch,
+                                   in_cluster=[loaded.path(f) for f in config.in_cluster],
+                                   sources=_source_copies(loaded))
     rendered = render_repository(repo, targets, render_options)
     timings["render"] = rendered.seconds
     renders = rendered.renders
@@ -198,23 +281,27 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
             rule_clusters = [name for name in renders if affected[name]]
 
     step = time.perf_counter()
+    house_rules = config.house_rules if config.house_rules is not None else (repo / "platform.yaml").is_file()
+    given = {"require_charts": options.require_charts, "house_rules": house_rules, "kubernetes_version": version,
+             "rule_severity": dict(config.rules), "strict_schemas": options.strict_schemas or config.strict_schemas,
+             **options.rule_options}
     context = RuleContext(renders=renders, inventory=inventory, settings=settings,
-                          options=repository_rule_options(repo, inventory, {"require_charts": options.require_charts,
-                                                                            "kubernetes_version": version,
-                                                                            **options.rule_options}))
+                          options=repository_rule_options(repo, inventory, given))
     findings = run_rules(context, options.only_rules or None, rule_clusters)
     timings["rules"] = time.perf_counter() - step
 
     notes: list[str] = []
     if options.schema:
         step = time.perf_counter()
-        schema_findings, schema_notes = _schema_findings(renders, version, options.schemas, cache_dir / "schemas",
+        schema_cache = default_cache_dir(repo, cache_dir) / "schemas"
+        schema_findings, schema_notes = _schema_findings(renders, version, schemas, schema_cache,
                                                          schema_scope)
         findings.extend(schema_findings)
         notes.extend(schema_notes)
         timings["schema"] = time.perf_counter() - step
 
-    report = ValidationReport(repo, targets, renders, [], timings, notes=notes)
+    findings = configured_severities(findings, dict(config.rules))
+    report = ValidationReport(repo, targets, renders, [], timings, notes=notes, config=loaded)
     if changed is not None and affected is not None:
         report.changed_files = changed
         keep: list[Finding] = []
@@ -225,8 +312,9 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
                 f.kustomization in labels or (f.file and f.file in changed)))
         keep.extend(f for f in findings if not f.cluster)
         findings = keep
+    # every field in the key: findings equal in the first ones must not keep the set's (hash-seeded) order
     report.findings = sorted(set(findings), key=lambda f: (f.cluster, f.kustomization, f.file, f.line, f.rule,
-                                                           f.message))
+                                                           f.message, f.object, f.severity, f.hint))
     timings["total"] = time.perf_counter() - started
     timings["builds"] = float(rendered.builds)
     timings["cached_builds"] = float(rendered.cached)

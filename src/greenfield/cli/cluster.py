@@ -6,7 +6,6 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from greenfield.adapters.age import default_key_file
@@ -15,7 +14,7 @@ from greenfield.app.health import check_health
 from greenfield.app.inventory import load_inventory
 from greenfield.app.reproduce import destroy, reproduce, soft_destroy
 from greenfield.app.talos import find_talosctl, generate, summary
-from greenfield.cli.common import OutputFormat, RepoOption, console, err_console, print_json, repo_option
+from greenfield.cli.common import OutputFormat, RepoOption, cell, console, print_json, repo_option, say, styled
 from greenfield.core.health import Status
 from greenfield.core.health_catalog import Layer
 
@@ -41,7 +40,7 @@ CHECK_STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.MISSING: "red", 
 
 
 def _progress(phase: str, message: str) -> None:
-    err_console.print(f"[dim]{phase:>10}[/] {escape(message)}")
+    say(styled(f"{phase:>10}", "dim"), f" {message}", err=True)
 
 
 def _options(target: TargetChoice, dry_run: bool = False, from_phase: str | None = None,
@@ -55,30 +54,30 @@ def _options(target: TargetChoice, dry_run: bool = False, from_phase: str | None
 def _print_create(report: CreateReport) -> None:
     if report.plan:
         for phase in report.plan:
-            console.print(f"[bold]{phase.name}[/] ({phase.story})")
+            say(styled(phase.name, "bold"), f" ({phase.story})")
             for action in phase.actions:
-                console.print(f"  - {escape(action.description)}")
+                say(f"  - {action.description}")
                 if action.command:
-                    console.print(f"      $ {escape(' '.join(action.command))}", style="dim")
+                    say(f"      $ {' '.join(action.command)}", style="dim")
                 for obj in action.objects[:20]:
-                    console.print(f"      {escape(obj)}", style="dim")
+                    say(f"      {obj}", style="dim")
                 if len(action.objects) > 20:
-                    console.print(f"      ... {len(action.objects) - 20} more", style="dim")
+                    say(f"      ... {len(action.objects) - 20} more", style="dim")
             for key, value in phase.summary.items():
-                console.print(f"  {key}: {escape(str(value))}", style="dim")
+                say(f"  {key}: {value}", style="dim")
         return
-    table = Table(title=f"cluster create {report.cluster} ({report.target})")
+    table = Table(title=cell(f"cluster create {report.cluster} ({report.target})"))
     for column in ("phase", "story", "status", "seconds", "detail"):
         table.add_column(column)
     for result in report.phases:
         style = STATUS_STYLE.get(result.status, "")
-        table.add_row(result.name, result.story, f"[{style}]{result.status}[/]", f"{result.seconds:.1f}",
-                      escape(result.detail[:200]))
+        table.add_row(cell(result.name), cell(result.story), cell(result.status, style), cell(f"{result.seconds:.1f}"),
+                      cell(result.detail[:200]))
     console.print(table)
     for rejection in report.rejected:
-        console.print(f"[red]rejected[/] {escape(rejection)}")
+        say(styled("rejected", "red"), f" {rejection}")
     if report.ok:
-        console.print("[green]no changes[/]" if not report.changed else "[green]cluster converged[/]")
+        say(styled("no changes" if not report.changed else "cluster converged", "green"))
 
 
 @app.command("create")
@@ -128,17 +127,17 @@ def health(
     if output == OutputFormat.JSON:
         print_json(report.to_dict())
     else:
-        table = Table(title=f"health of {cluster} ({target.value}: {report.target.nodes} nodes, Flux controllers "
-                            f"{'yes' if report.target.flux_controllers else 'no'})")
+        table = Table(title=cell(f"health of {cluster} ({target.value}: {report.target.nodes} nodes, Flux controllers "
+                                 f"{'yes' if report.target.flux_controllers else 'no'})"))
         for column in ("layer", "story", "check", "status", "reason"):
             table.add_column(column)
         for result in report.results:
             style = CHECK_STYLE[result.status]
-            table.add_row(result.layer, result.story, escape(result.check), f"[{style}]{result.status}[/]",
-                          escape(result.reason[:120]))
+            table.add_row(cell(result.layer), cell(result.story), cell(result.check), cell(result.status, style),
+                          cell(result.reason[:120]))
         console.print(table)
         counts = ", ".join(f"{v} {k}" for k, v in report.to_dict()["summary"].items() if v)
-        console.print(("[green]healthy[/] " if report.ok else "[red]not healthy[/] ") + counts)
+        say(styled("healthy", "green") if report.ok else styled("not healthy", "red"), f" {counts}")
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -153,7 +152,7 @@ def destroy_command(
     root = repo_option(repo)
     if not yes and not typer.confirm(f"Destroy cluster {cluster} ({target.value})? Everything on it is lost"):
         raise typer.Exit(1)
-    console.print(destroy(root, cluster, _options(target), _progress))
+    say(destroy(root, cluster, _options(target), _progress))
 
 
 @app.command("soft-destroy")
@@ -168,7 +167,7 @@ def soft_destroy_command(
     if not yes and not typer.confirm(f"Delete every Flux-managed object of {cluster}?"):
         raise typer.Exit(1)
     deleted = soft_destroy(root, cluster, _options(target), _progress)
-    console.print(f"deleted {len(deleted)} objects")
+    say(f"deleted {len(deleted)} objects")
 
 
 def reproduce_command(
@@ -186,14 +185,14 @@ def reproduce_command(
         print_json(report.to_dict())
     else:
         for name, seconds in report.timings.items():
-            console.print(f"{name:>16} {seconds:7.1f}s")
+            say(f"{name:>16} {seconds:7.1f}s")
         for difference in report.differences:
-            console.print(f"[red]difference[/] {escape(str(difference))}")
+            say(styled("difference", "red"), f" {difference}")
         if report.problem:
-            console.print(f"[red]problem[/] {escape(report.problem)}")
-        verdict = "[green]reproducible[/]" if report.ok else "[red]not reproducible[/]"
-        console.print(f"{verdict}: {len(report.before)} objects before, {len(report.after)} after, "
-                      f"{len(report.differences)} differences")
+            say(styled("problem", "red"), f" {report.problem}")
+        verdict = styled("reproducible", "green") if report.ok else styled("not reproducible", "red")
+        say(verdict, f": {len(report.before)} objects before, {len(report.after)} after, "
+            f"{len(report.differences)} differences")
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -215,10 +214,10 @@ def talos_gen(
         print_json(data)
         return
     if result.key_created:
-        console.print(f"[yellow]created an age identity[/] in {key_file or default_key_file()}: back it up")
-    console.print(f"secrets: {data['secrets']} ({'created' if result.secrets_created else 'reused'}, encrypted)")
+        say(styled("created an age identity", "yellow"), f" in {key_file or default_key_file()}: back it up")
+    say(f"secrets: {data['secrets']} ({'created' if result.secrets_created else 'reused'}, encrypted)")
     for node, path in result.configs.items():
-        console.print(f"[green]valid[/] {node}: {path.relative_to(root)} (gitignored)")
+        say(styled("valid", "green"), f" {node}: {path.relative_to(root)} (gitignored)")
 
 
 def register(root: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from greenfield.app.commits import lint_repository
-from greenfield.cli.common import console, print_json, repo_option
+from greenfield.cli.common import print_json, repo_option, say, styled
 
 
 class Format(StrEnum):
@@ -29,12 +29,11 @@ def lint_commits(
     else:
         for problem in problems:
             colour = "red" if problem.severity == "error" else "yellow"
-            console.print(f"[{colour}]{problem.severity}[/] {problem.sha[:10]} {problem.subject[:60]!r}: "
-                          f"{problem.message}", highlight=False)
+            say(styled(problem.severity, colour), f" {problem.sha[:10]} {problem.subject[:60]!r}: {problem.message}")
             for path in problem.files[:5]:
-                console.print(f"    {path}", markup=False, highlight=False)
-        verdict = "[red]fail[/]" if errors else "[green]ok[/]"
-        console.print(f"{verdict} {len(commits)} commit(s) in {revisions}: {len(errors)} without their story ID")
+                say(f"    {path}")
+        verdict = styled("fail", "red") if errors else styled("ok", "green")
+        say(verdict, f" {len(commits)} commit(s) in {revisions}: {len(errors)} without their story ID")
     if errors:
         raise typer.Exit(1)
 

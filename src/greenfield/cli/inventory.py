@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from greenfield.app.inventory import check_inventory_file
-from greenfield.cli.common import OutputFormat, console, print_json, repo_option
+from greenfield.cli.common import OutputFormat, print_json, repo_option, say, styled
 
 app = typer.Typer(help="The platform inventory (platform.yaml).", no_args_is_help=True)
 
@@ -23,15 +23,15 @@ def check(
     result = check_inventory_file(path, str(file) if file is not None else "platform.yaml")
     if output == OutputFormat.JSON:
         print_json({"source": result.source, "ok": result.ok,
-                    "problems": [{"field": p.field, "problem": p.problem, "hint": p.hint,
+                    "problems": [{"field": p.field, "line": p.line or None, "problem": p.problem, "hint": p.hint,
                                   "severity": p.severity} for p in result.problems]})
     else:
         for problem in result.problems:
             style = "red" if problem.severity == "error" else "yellow"
-            console.print(f"[{style}]{problem.severity}[/] {problem.render(result.source)}", soft_wrap=True)
+            say(styled(problem.severity, style), f" {problem.render(result.source)}")
         if result.ok and result.inventory is not None:
             clusters = ", ".join(result.inventory.clusters)
-            console.print(f"[green]ok[/] {result.source}: {len(result.inventory.clusters)} clusters ({clusters})")
+            say(styled("ok", "green"), f" {result.source}: {len(result.inventory.clusters)} clusters ({clusters})")
     raise typer.Exit(0 if result.ok else 1)
 
 

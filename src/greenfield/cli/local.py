@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from greenfield.adapters.gotools import ToolStatus
 from greenfield.adapters.local_flux import LocalFlux
 from greenfield.app.local import default_control_plane, local_down, local_status, local_up
-from greenfield.cli.common import OutputFormat, RepoOption, console, err_console, print_json, repo_option
+from greenfield.cli.common import OutputFormat, RepoOption, err_console, plain, print_json, repo_option, say, styled
 
 app = typer.Typer(help="Local Kubernetes control planes (etcd + kube-apiserver + kube-controller-manager) "
                        "per cluster, on 127.0.0.1.", no_args_is_help=True)
@@ -28,28 +27,33 @@ def up(
                                    "against each cluster and serve this repository over git http-backend."),
     charts: Path | None = typer.Option(None, "--charts", help="With --with-flux: a folder of packaged charts "
                                        "(+ index.yaml) served as a Helm repository at http://127.0.0.1:PORT/charts/."),
+    mirror: list[Path] = typer.Option([], "--mirror", help="With --with-flux: a folder of packaged charts "
+                                      "(<name>-<version>.tgz, repeatable) pushed to the local OCI registry; the "
+                                      "clusters' chart sources are pointed at it (greenfield mirror's patch)."),
     output: OutputFormat = typer.Option(OutputFormat.TEXT, "--format"),
 ) -> None:
-    """Start (or keep) a control plane per cluster; builds missing tools first. Idempotent."""
+    """Start (or keep) a control plane per cluster; builds missing tools first. Idempotent. With --with-flux also
+    the Flux controllers, kube-scheduler and kwok with the inventory's nodes; without it, a Flux loop left by an
+    earlier --with-flux is stopped (state is explicit)."""
     root = repo_option(repo)
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
                         console=err_console, disable=output == OutputFormat.JSON)
     builds: dict[str, TaskID] = {}
 
     def on_build(name: str, status: ToolStatus | None) -> None:
         if status is None:
-            builds[name] = progress.add_task(f"go build {name}", total=1)
+            builds[name] = progress.add_task(plain(f"go build {name}"), total=1)
         elif name in builds:
-            progress.update(builds[name], completed=1, description=f"[green]built[/] {name} {status.version}")
+            progress.update(builds[name], completed=1, description=plain(f"built {name} {status.version}"))
 
     task = progress.add_task("starting", total=None)
 
     def on_step(name: str, step: str) -> None:
-        progress.update(task, description=f"{name}: {step}")
+        progress.update(task, description=plain(f"{name}: {step}"))
 
     with progress:
         plane, states = local_up(root, cluster, build=not no_build, on_build=on_build, on_step=on_step,
-                                 with_flux=with_flux, charts=charts)
+                                 with_flux=with_flux, charts=charts, mirror_dirs=mirror)
         progress.update(task, description="ready", total=1, completed=1)
     flux = LocalFlux(plane)
     loops = {state.name: flux.info(state.name) for state in states if with_flux}
@@ -59,13 +63,16 @@ def up(
         return
     for state in states:
         took = f"ready in {state.ready_s:.1f}s" if state.ready_s is not None else "ready"
-        console.print(f"[green]up[/] {state.name}: {state.server} ({took}; context {state.name})")
+        say(styled("up", "green"), f" {state.name}: {state.server} ({took}; context {state.name})")
         info = loops.get(state.name)
         if info:
-            console.print(f"   flux: source/kustomize/helm-controller running; git {info.git_url}"
-                          + (f"; charts {info.charts_url}" if info.charts_url else ""))
-    console.print(f"kubeconfig: {plane.kubeconfig}")
-    console.print(f"try: kubectl --kubeconfig {plane.kubeconfig} --context {states[0].name} get ns" if states else "")
+            say(f"   flux: source/kustomize/helm-controller running; git {info.git_url}"
+                + (f"; charts {info.charts_url}" if info.charts_url else ""))
+            registry = (flux.wanted(state.name) or {}).get("registry")
+            say("   fleet: kube-scheduler and kwok with the inventory's nodes"
+                + (f"; chart mirror oci://{registry}/charts" if registry else ""))
+    say(f"kubeconfig: {plane.kubeconfig}")
+    say(f"try: kubectl --kubeconfig {plane.kubeconfig} --context {states[0].name} get ns" if states else "")
 
 
 @app.command("status")
@@ -87,16 +94,15 @@ def status(
                     for s in statuses])
     else:
         if not statuses:
-            console.print("no local clusters (start them with: greenfield local up)")
+            say("no local clusters (start them with: greenfield local up)")
         for s in statuses:
-            state = "[green]ready[/]" if s.api_ready else ("[yellow]starting/unhealthy[/]" if s.running
-                                                           else "[red]stopped[/]")
+            state = styled("ready", "green") if s.api_ready else (styled("starting/unhealthy", "yellow") if s.running
+                                                                  else styled("stopped", "red"))
             procs = ", ".join(f"{p.name} {p.pid}{'' if p.running else ' (gone)'}" for p in s.processes) or "-"
-            console.print(f"{s.name}: {state} {s.server} " + escape(f"[{procs}]"), soft_wrap=True)
+            say(f"{s.name}: ", state, f" {s.server} [{procs}]")
             info = loops.get(s.name)
             if info and any(p.name == "source-controller" for p in s.processes):
-                console.print(f"   flux: git {info.git_url}" + (f"; charts {info.charts_url}" if info.charts_url else ""),
-                              soft_wrap=True)
+                say(f"   flux: git {info.git_url}" + (f"; charts {info.charts_url}" if info.charts_url else ""))
     raise typer.Exit(0 if statuses and all(s.api_ready for s in statuses) else 1)
 
 
@@ -108,9 +114,9 @@ def down(
 ) -> None:
     """Stop the processes this tool started (by recorded pid); --wipe removes the state too."""
     stopped = local_down(repo_option(repo), cluster, wipe=wipe)
-    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    say(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     if wipe:
-        console.print("state wiped")
+        say("state wiped")
 
 
 @app.command("kubeconfig")

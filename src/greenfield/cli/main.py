@@ -11,7 +11,7 @@ import threading
 import typer
 
 from greenfield import __version__
-from greenfield.cli.common import err_console
+from greenfield.cli.common import plain, say
 from greenfield.errors import GreenfieldError
 
 app = typer.Typer(
@@ -23,6 +23,11 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
+
+
+def debug_enabled() -> bool:
+    """`greenfield --debug ...`: commands that handle their own errors re-raise them for the traceback."""
+    return _state["debug"]
 
 
 def _version(value: bool) -> None:
@@ -52,7 +57,8 @@ def _finish(code: int) -> None:
     run: a tenth of a quick one's time)."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError):  # a reader that went away (`| head`) is not an error of ours
-            stream.flush()
+            if stream is not None:  # None: the program was started with that descriptor closed
+                stream.flush()
     from greenfield.cli import registry
 
     # only as the program itself: a caller that runs main() in its own process (a test, an embedding tool)
@@ -63,7 +69,32 @@ def _finish(code: int) -> None:
     sys.exit(code)
 
 
+def _fail(message: str, code: int = 1) -> None:
+    """Print one error line and exit. The line is text (never markup); printing must not fail in its turn, or
+    the user would see a traceback of the error handler instead of the error."""
+    try:
+        say(f"greenfield: {message}", err=True)
+    except Exception:  # last resort: the console itself failed (closed stream, encoding)
+        with contextlib.suppress(OSError):
+            os.write(2, f"greenfield: {plain(message)}\n".encode("utf-8", "backslashreplace"))
+    sys.exit(code)
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _safe_streams() -> None:
+    """Output that cannot be encoded (a path that is not UTF-8, a terminal without UTF-8) is escaped, not fatal."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if callable(reconfigure):
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
+
+
 def main() -> None:
+    _safe_streams()
     _register_optional()
     try:
         # click returns the code of a typer.Exit raised inside a command in non-standalone mode
@@ -72,23 +103,18 @@ def main() -> None:
     except GreenfieldError as error:
         if _state["debug"]:
             raise
-        err_console.print(f"greenfield: {error.render()}", markup=False, soft_wrap=True)
-        sys.exit(1)
+        _fail(error.render())
     except typer.Exit as done:
         _finish(done.exit_code)
     except typer.Abort:
-        err_console.print("greenfield: aborted")
-        sys.exit(1)
+        _fail("aborted")
     except OSError as error:  # a file the user named cannot be read or written
         if _state["debug"]:
             raise
-        where = f"{error.filename}: " if error.filename else ""
-        err_console.print(f"greenfield: {where}{error.strerror or error} (hint: check the path and its permissions)",
-                          markup=False, soft_wrap=True)
-        sys.exit(1)
+        where = f"{_cut(str(error.filename))}: " if error.filename else ""
+        _fail(f"{where}{error.strerror or error} (hint: check the path and its permissions)")
     except KeyboardInterrupt:
-        err_console.print("greenfield: interrupted")
-        sys.exit(130)
+        _fail("interrupted", 130)
     except Exception as error:  # click's usage errors (typer vendors click) arrive here in non-standalone mode
         show = getattr(error, "show", None)
         if callable(show) and isinstance(getattr(error, "exit_code", None), int):
@@ -96,5 +122,4 @@ def main() -> None:
             sys.exit(error.exit_code)  # type: ignore[attr-defined]
         if _state["debug"]:
             raise
-        err_console.print(f"greenfield: internal error: {error!r} (hint: re-run with --debug and report it)")
-        sys.exit(1)
+        _fail(f"internal error: {error!r} (hint: re-run with --debug and report it)")

@@ -20,7 +20,9 @@ MODULES = (
     "settings",  # foundation: cluster-settings generated from the inventory
     "tools",
     "local",
+    "mirror",  # air-gap: charts into a registry mirror, root patches pointing the sources at it
     "validate",  # engine: offline Flux validation
+    "diff",  # ci: rendered diff of two revisions
     "stories",  # plan: the live story board
     "schedule",  # plan: scheduler and seed checks
     "report",  # plan: the self-contained HTML report
@@ -33,7 +35,9 @@ COMMANDS = {
     "settings": "settings",
     "tools": "tools",
     "local": "local",
+    "mirror": "mirror",
     "validate": "validate",
+    "diff": "diff",
     "stories": "stories",
     "schedule": "schedule",
     "report": "report",

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from greenfield.app.report import write_report
-from greenfield.cli.common import console, repo_option
+from greenfield.cli.common import repo_option, say
 from greenfield.core.plan.schedule import Strategy
 
 
@@ -19,7 +19,7 @@ def report(
 ) -> None:
     """Write one HTML file: story board, Gantt chart, dependency graph, Kustomization graphs, findings."""
     path = write_report(repo_option(repo), out.resolve() if out else None, schedule, strategy)
-    console.print(f"written {path}", markup=False, highlight=False)
+    say(f"written {path}")
 
 
 def register(app: typer.Typer) -> None:

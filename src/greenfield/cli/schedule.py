@@ -10,10 +10,10 @@ import typer
 from rich.table import Table
 
 from greenfield.app.schedule import ScheduleRequest, calendar_for, check_seed, schedule_repository
-from greenfield.cli.common import console, print_json, repo_option
+from greenfield.cli.common import cell, console, line, print_json, repo_option, say, styled
 from greenfield.core.plan.markdown import check_markdown, schedule_markdown, span
 from greenfield.core.plan.schedule import Severity, Strategy
-from greenfield.errors import InputError
+from greenfield.errors import InputError, quoted
 
 
 class Format(StrEnum):
@@ -36,15 +36,15 @@ def schedule(
 ) -> None:
     """Assign stories to sprints (dependencies, capacity, freezes, holidays), with critical path and slack."""
     root = repo_option(repo)
-    if check:
+    if check is not None:
         _check(root, check, output)
         return
     first = None
-    if start:
+    if start is not None:
         try:
             first = dt.date.fromisoformat(start)
         except ValueError as error:
-            raise InputError(f"--start {start!r}: not a date", hint="use YYYY-MM-DD") from error
+            raise InputError(f"--start {quoted(start)}: not a date", hint="use YYYY-MM-DD") from error
     request = ScheduleRequest(strategy, first, sprint_length, freeze, holiday, capacity)
     catalog, planned = schedule_repository(root, request)
     if output is Format.JSON:
@@ -57,21 +57,21 @@ def schedule(
     for column in ("sprint", "dates", "weeks", "load", "stories"):
         table.add_column(column, overflow="fold")
     for item in planned.sprints:
-        load = f"{sum(item.load.values()):g}/{sum(item.capacity.values()):g}" + (" [red]over[/]" if item.overloaded
-                                                                                  else "")
+        load = line(f"{sum(item.load.values()):g}/{sum(item.capacity.values()):g}",
+                    styled(" over", "red") if item.overloaded else "")
         stories = " ".join(f"{catalog.by_id[s].number}" + ("*" if s in planned.critical_path else "")
                            for s in item.stories)
-        table.add_row(str(item.sprint.number), span(item.sprint.start, item.sprint.end), f"{item.sprint.weeks:g}",
-                      load, stories)
+        table.add_row(cell(item.sprint.number), cell(span(item.sprint.start, item.sprint.end)),
+                      cell(f"{item.sprint.weeks:g}"), load, cell(stories))
     console.print(table)
-    console.print(f"critical path ({planned.critical_points:g} points, * above): "
-                  + " → ".join(str(catalog.by_id[s].number) for s in planned.critical_path))
+    say(f"critical path ({planned.critical_points:g} points, * above): "
+        + " → ".join(str(catalog.by_id[s].number) for s in planned.critical_path))
     slack = sorted(((v, catalog.by_id[k].number) for k, v in planned.slack.items()), reverse=True)
     zero = [str(n) for v, n in sorted(slack, key=lambda x: x[1]) if v == 0]
-    console.print(f"no slack (a slip moves the end date): {' '.join(zero)}")
-    console.print("slack in sprints: " + ", ".join(f"{n}:{v}" for v, n in sorted(slack, key=lambda x: x[1]) if v))
+    say(f"no slack (a slip moves the end date): {' '.join(zero)}")
+    say("slack in sprints: " + ", ".join(f"{n}:{v}" for v, n in sorted(slack, key=lambda x: x[1]) if v))
     for note in planned.notes:
-        console.print(f"[yellow]note[/] {note}")
+        say(styled("note", "yellow"), f" {note}")
 
 
 def _check(root: Path, name: str, output: Format) -> None:
@@ -83,13 +83,12 @@ def _check(root: Path, name: str, output: Format) -> None:
     else:
         colours = {Severity.VIOLATION: "red", Severity.CONTRADICTION: "yellow", Severity.NOTE: "dim"}
         for item in items:
-            console.print(f"[{colours[item.severity]}]{item.severity:13}[/] {item.story}: {item.message}",
-                          highlight=False)
+            say(styled(f"{item.severity:13}", colours[item.severity]), f" {item.story}: {item.message}")
     violations = sum(1 for i in items if i.severity is Severity.VIOLATION)
     contradictions = sum(1 for i in items if i.severity is Severity.CONTRADICTION)
     if output is Format.TEXT:
-        console.print(f"{name} ({seed.strategy}): {violations} violation(s), {contradictions} contradiction(s) of "
-                      f"the seed's own claims, {len(items) - violations - contradictions} note(s)")
+        say(f"{name} ({seed.strategy}): {violations} violation(s), {contradictions} contradiction(s) of "
+            f"the seed's own claims, {len(items) - violations - contradictions} note(s)")
     del catalog
     if violations:
         raise typer.Exit(1)

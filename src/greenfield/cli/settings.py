@@ -8,7 +8,7 @@ import typer
 
 from greenfield.app.inventory import load_inventory
 from greenfield.app.settings import plan_settings, write_settings
-from greenfield.cli.common import console, repo_option
+from greenfield.cli.common import console, plain, repo_option, say, styled
 
 app = typer.Typer(help="Cluster settings generated from the inventory.", no_args_is_help=True)
 
@@ -25,17 +25,17 @@ def render(
     if check:
         drifted = [f for f in files if f.drifted]
         for item in drifted:
-            console.print(item.diff(root), markup=False, end="")
+            console.print(plain(item.diff(root)), end="", soft_wrap=True)
         if drifted:
-            console.print(f"[red]drift[/] {len(drifted)} settings file(s) differ from the inventory "
-                          "(hint: run `greenfield settings render`)")
+            say(styled("drift", "red"), f" {len(drifted)} settings file(s) differ from the inventory "
+                "(hint: run `greenfield settings render`)")
             raise typer.Exit(1)
-        console.print(f"[green]ok[/] {len(files)} settings file(s) match the inventory")
+        say(styled("ok", "green"), f" {len(files)} settings file(s) match the inventory")
         return
     changed = write_settings(files)
     for item in files:
         state = "written" if item in changed else "unchanged"
-        console.print(f"{state:9} {item.path.relative_to(root)}")
+        say(f"{state:9} {item.path.relative_to(root)}")
 
 
 def register(root: typer.Typer) -> None:

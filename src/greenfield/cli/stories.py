@@ -6,11 +6,11 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from greenfield.app.stories import story_board
-from greenfield.cli.common import console, print_json, repo_option
+from greenfield.cli.common import cell, console, line, print_json, repo_option, say, styled
 from greenfield.core.plan.board import Board, Status
 from greenfield.core.plan.markdown import board_markdown
 
@@ -25,34 +25,34 @@ class Format(StrEnum):
 
 
 def print_board(board: Board) -> None:
-    table = Table(title=f"Stories (sprints of {board.schedule})", show_lines=False, expand=False)
+    table = Table(title=cell(f"Stories (sprints of {board.schedule})"), show_lines=False, expand=False)
     for column in ("#", "story", "status", "clusters", "why"):
         table.add_column(column, overflow="fold")
     for item in board.stories:
         colour = COLOURS[item.status]
-        clusters = " ".join(f"{c.cluster}:[{COLOURS[c.status]}]{c.status}[/]" for c in item.clusters)
+        clusters = Text(" ").join(line(f"{c.cluster}:", styled(c.status, COLOURS[c.status])) for c in item.clusters)
         why = "; ".join(dict.fromkeys(r for c in item.clusters if c.status is not Status.PASS for r in c.reasons[:1]))
-        table.add_row(str(item.story.number), item.story.id, f"[{colour}]{item.status}[/]", clusters, why)
+        table.add_row(cell(item.story.number), cell(item.story.id), cell(item.status, colour), clusters, cell(why))
     console.print(table)
     for item in board.stories:
         failing = [(c.cluster, f) for c in item.clusters for f in c.findings]
         for cluster, finding in failing[:3]:
-            console.print(f"  [red]{item.story.number:>2}[/] {cluster}: "
-                          + escape(f"{finding.rule} {finding.location()}: {finding.message}"), highlight=False)
+            say("  ", styled(f"{item.story.number:>2}", "red"),
+                f" {cluster}: {finding.rule} {finding.location()}: {finding.message}")
         if len(failing) > 3:
-            console.print(f"     ... {len(failing) - 3} more failing finding(s) (--format json lists all)")
+            say(f"     ... {len(failing) - 3} more failing finding(s) (--format json lists all)")
     gates = Table(title="Sprint go/no-go")
     for column in ("sprint", "dates", "verdict", "blocking"):
         gates.add_column(column)
     for gate in board.sprints:
-        verdict = "[green]GO[/]" if gate.go else "[red]NO-GO[/]"
-        gates.add_row(f"{gate.number} {gate.title}", f"{gate.start} \u2013 {gate.end}", verdict,
-                      f"{len(gate.blocking)} of {len(gate.stories)}")
+        verdict = cell("GO", "green") if gate.go else cell("NO-GO", "red")
+        gates.add_row(cell(f"{gate.number} {gate.title}"), cell(f"{gate.start} \u2013 {gate.end}"), verdict,
+                      cell(f"{len(gate.blocking)} of {len(gate.stories)}"))
     console.print(gates)
     counts = ", ".join(f"{n} {s}" for s, n in board.counts().items() if n)
-    console.print(f"{len(board.stories)} stories: {counts}")
+    say(f"{len(board.stories)} stories: {counts}")
     for note in board.notes:
-        console.print(f"[dim]note: {note}[/]")
+        say(f"note: {note}", style="dim")
 
 
 def stories(

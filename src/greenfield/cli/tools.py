@@ -10,7 +10,7 @@ from rich.table import Table
 
 from greenfield.adapters.gotools import ToolState, ToolStatus, status_json
 from greenfield.app.tools import build_tools, list_tools
-from greenfield.cli.common import OutputFormat, console, err_console, print_json
+from greenfield.cli.common import OutputFormat, cell, console, err_console, plain, print_json, say
 
 _STYLE = {ToolState.BUILT: "green", ToolState.MISSING: "red", ToolState.STALE: "yellow"}
 
@@ -32,15 +32,15 @@ def tools(
         table.add_column(column)
     for status in statuses:
         style = _STYLE[status.state]
-        table.add_row(status.tool.name, status.version, f"[{style}]{status.state.value}[/]", str(status.path))
+        table.add_row(cell(status.tool.name), cell(status.version), cell(status.state.value, style), cell(status.path))
     console.print(table)
     missing = [s.tool.name for s in statuses if not s.built]
     if missing:
-        console.print(f"build them with: greenfield tools --build {' --build '.join(missing)}   (or --all)")
+        say(f"build them with: greenfield tools --build {' --build '.join(missing)}   (or --all)")
 
 
 def _build(names: list[str], build_all: bool, *, quiet: bool) -> list[ToolStatus]:
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
                         console=err_console, transient=False, disable=quiet)
     tasks: dict[str, TaskID] = {}
     started: dict[str, float] = {}
@@ -48,12 +48,12 @@ def _build(names: list[str], build_all: bool, *, quiet: bool) -> list[ToolStatus
     def on_event(name: str, status: ToolStatus | None) -> None:
         if status is None:
             started[name] = time.monotonic()
-            tasks[name] = progress.add_task(f"go build {name}", total=1)
+            tasks[name] = progress.add_task(plain(f"go build {name}"), total=1)
             return
         if name in tasks:
             took = time.monotonic() - started[name]
             progress.update(tasks[name], completed=1,
-                            description=f"[green]built[/] {name} {status.version} ({took:.0f}s)")
+                            description=plain(f"built {name} {status.version} ({took:.0f}s)"))
 
     with progress:
         return build_tools(names, build_all=build_all, on_event=on_event)

@@ -14,9 +14,10 @@ import typer
 from rich.table import Table
 
 from greenfield.app.prefetch import Prefetch
-from greenfield.cli.common import console, repo_option
+from greenfield.cli.common import cell, console, line, progress, repo_option, say, styled
 from greenfield.core.findings import Finding, Severity
 from greenfield.core.model import chart_status
+from greenfield.errors import InputError
 
 if TYPE_CHECKING:
     from greenfield.app.validate import ValidationReport
@@ -29,6 +30,7 @@ class Format(StrEnum):
     JSON = "json"
     JUNIT = "junit"
     GITHUB = "github"
+    SARIF = "sarif"
 
 
 _STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -52,25 +54,24 @@ def print_text(report: ValidationReport) -> None:
         by_place[(item.cluster, item.kustomization)].append(item)
     for name, render in report.renders.items():
         counts = {s: sum(1 for f in report.findings if f.cluster == name and f.severity == s) for s in Severity}
-        table.add_row(f"[bold]{name}[/] {render.entry}", str(len(render.objects)), str(len(render.kustomizations)),
-                      str(len(render.helm_releases)), str(counts[Severity.ERROR]), str(counts[Severity.WARNING]),
-                      str(counts[Severity.INFO]))
+        table.add_row(line(styled(name, "bold"), f" {render.entry}"), *map(cell, (
+            len(render.objects), len(render.kustomizations), len(render.helm_releases), counts[Severity.ERROR],
+            counts[Severity.WARNING], counts[Severity.INFO])))
         for node in render.ordered_kustomizations():
             label = "" if node.synthetic else str(node.key)
             found = by_place.get((name, label), [])
             if not found and node.built:
                 continue
             releases = sum(1 for r in render.helm_releases.values() if r.kustomization == label)
-            state = "  " if node.built else "[red]✗[/] "
-            table.add_row(f"{state}{label or '(entry)'}", str(len(node.objects)), "", str(releases),
-                          str(sum(f.severity == Severity.ERROR for f in found)),
-                          str(sum(f.severity == Severity.WARNING for f in found)),
-                          str(sum(f.severity == Severity.INFO for f in found)))
+            state = "  " if node.built else styled("✗ ", "red")
+            table.add_row(line(state, label or "(entry)"), *map(cell, (
+                len(node.objects), "", releases, sum(f.severity == Severity.ERROR for f in found),
+                sum(f.severity == Severity.WARNING for f in found), sum(f.severity == Severity.INFO for f in found))))
     console.print(table)
     for (cluster, kustomization), items in sorted(by_place.items()):
-        console.print(f"[bold]{cluster or 'platform'}[/] {kustomization or '(entry)'}")
+        say(styled(cluster or "platform", "bold"), f" {kustomization or '(entry)'}")
         for item in items:
-            console.print(f"  {finding_line(item)}", style=_STYLE[item.severity], markup=False, soft_wrap=True)
+            say(f"  {finding_line(item)}", style=_STYLE[item.severity])
     counts = report.counts
     total = report.timings.get("total", 0.0)
     summary = (f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), "
@@ -83,8 +84,8 @@ def print_text(report: ValidationReport) -> None:
     if report.changed_files is not None:
         summary += f"; --changed-since: {len(report.changed_files)} changed file(s)"
     for note in report.notes:
-        console.print(f"note: {note}", style="yellow", markup=False)
-    console.print(summary, style="red" if counts[Severity.ERROR] else "green", markup=False)
+        say(f"note: {note}", style="yellow")
+    say(summary, style="red" if counts[Severity.ERROR] else "green")
 
 
 def print_junit(report: ValidationReport) -> None:
@@ -137,12 +138,16 @@ def print_github(report: ValidationReport) -> None:
 def command(
     cluster: list[str] = typer.Option([], "--cluster", "-c", help="Cluster to validate (repeatable; default: all)."),
     repo: Path | None = typer.Option(None, "--repo", help="Repository root (default: found from the current folder)."),
-    cluster_path: list[str] = typer.Option([], "--cluster-path", help="Entry folder of a cluster (repeatable)."),
+    cluster_path: list[str] = typer.Option([], "--cluster-path",
+                                           help="Entry folder of a cluster: NAME=PATH, or PATH (named after its last "
+                                                "folder); repeatable."),
+    config: Path | None = typer.Option(None, "--config",
+                                       help="Repository config file (default: .greenfield.yaml at the root)."),
     substitute_from: list[Path] = typer.Option([], "--substitute-from",
                                                help="YAML file of ConfigMaps/Secrets that exist only in the cluster."),
     schemas: list[str] = typer.Option([], "--schemas", help="CRD schema location: folder or URL template (repeatable)."),
     kubernetes_version: str = typer.Option("", "--kubernetes-version", help="Kubernetes version of built-in schemas."),
-    output: Format = typer.Option(Format.TEXT, "--format", "-o", help="text, json, junit or github."),
+    output: Format = typer.Option(Format.TEXT, "--format", "-o", help="text, json, junit, github or sarif."),
     changed_since: str = typer.Option("", "--changed-since", help="Only Kustomizations whose inputs changed since REV."),
     no_schema: bool = typer.Option(False, "--no-schema", help="Skip schema validation."),
     strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
@@ -150,7 +155,10 @@ def command(
                                              help="Emulate Flux's StrictPostBuildSubstitutions feature gate: an "
                                                   "undefined variable fails its whole Kustomization."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the kustomize build cache."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Build cache folder (default .greenfield/cache)."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir",
+                                          help="Cache base folder (default $XDG_CACHE_HOME/greenfield, else "
+                                               "~/.cache/greenfield); one private folder per repository below it, "
+                                               "never inside the repository."),
     chart_dir: list[Path] = typer.Option([], "--chart-dir",
                                          help="Folder of Helm charts (<name>-<version>/, <name>-<version>.tgz or "
                                               "<name>/) to render HelmReleases with (repeatable)."),
@@ -158,9 +166,13 @@ def command(
                                    help="Render no chart of the configured chart folders (platform.yaml charts:)."),
     require_charts: bool = typer.Option(False, "--require-charts",
                                         help="Warn about every HelmRelease whose chart is not available locally."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display (there is none in CI or off a tty)."),
 ) -> None:
     """Render every cluster offline as Flux would and report what breaks reconciliation."""
     root = repo_option(repo)
+    for folder in chart_dir:
+        if not folder.is_dir():
+            raise InputError("not a directory", path=str(folder), hint="--chart-dir takes a folder of charts")
     prefetch = None
     if not no_cache:
         prefetch = _early.pop() if _early and _early[-1].matches(root, cache_dir) else Prefetch(root, cache_dir)
@@ -170,19 +182,28 @@ def command(
                               kubernetes_version=kubernetes_version, schema=not no_schema,
                               changed_since=changed_since, cache_dir=cache_dir, use_cache=not no_cache,
                               strict_substitution=strict_substitution, chart_dirs=chart_dir,
-                              require_charts=require_charts, prefetch=prefetch, configured_charts=not no_charts)
+                              require_charts=require_charts, prefetch=prefetch, config_file=config,
+                              configured_charts=not no_charts)
     try:
-        report = validate_repository(root, cluster, options)
+        with progress("greenfield validate: rendering and checking", quiet):
+            report = validate_repository(root, cluster, options)
     finally:
         for started in ([prefetch] if prefetch is not None else []) + _early:
             started.close()
         _early.clear()
     if output == Format.JSON:
-        typer.echo(json.dumps([f.to_dict() for f in report.findings], indent=2))
+        from greenfield.app.validate import cluster_summary
+
+        typer.echo(json.dumps({"findings": [f.to_dict() for f in report.findings],
+                               "clusters": cluster_summary(report)}, indent=2))
     elif output == Format.JUNIT:
         print_junit(report)
     elif output == Format.GITHUB:
         print_github(report)
+    elif output == Format.SARIF:
+        from greenfield.cli.sarif import sarif_log
+
+        typer.echo(json.dumps(sarif_log(report), indent=2))
     else:
         print_text(report)
     if report.failed(strict):

@@ -36,8 +36,19 @@ from greenfield.core.model import (
     RenderedObject,
     api_group,
 )
+from greenfield.core.repo_config import normalise_url
+from greenfield.core.sources import (
+    ARTIFACT_GENERATOR,
+    BootstrapFacts,
+    GeneratedArtifact,
+    RepositoryCopy,
+    SyncSource,
+    generated_artifacts,
+    syncs_in,
+)
 
 SYNTHETIC_ROOT = NamespacedName("", "")
+ANY_KEY = "*"  # in KustomizationNode.opaque_variables: a substituteFrom source whose keys are unknown offline
 MAX_DEPTH = 40
 SUBSTITUTION_FAILURES = frozenset({"substitution-syntax", "substitution-invalid-yaml", "undefined-variable"})
 RUNTIME_NAMES = frozenset({
@@ -61,6 +72,7 @@ class BuildRequest:
     images: tuple[str, ...] = ()  # JSON texts of spec.images entries
     ignore_missing_components: bool = False
     source_ignore: str | None = None  # spec.ignore of the GitRepository the build reads (this repository)
+    root: str = ""  # "" = this repository; else the local copy of another repository (config `sources:`)
 
     @classmethod
     def from_spec(cls, path: str, spec: Mapping[str, Any]) -> BuildRequest:
@@ -85,7 +97,7 @@ class Problem:
     """Something wrong the builder found (before or besides kustomize's own error)."""
 
     kind: str  # path-missing | path-not-directory | component-is-file | component-missing | empty-resources |
-    #            kustomize | invalid-yaml | remote-resource
+    #            kustomize | invalid-yaml | remote-resource | outside-root
     message: str
     file: str = ""
     line: int = 0
@@ -179,6 +191,9 @@ class EngineOptions:
     # cluster -> a store of substituted Kustomization outputs (JSON texts) kept between runs by the caller:
     # re-substituting an unchanged build with unchanged variables gives the same objects and notes
     substitution_memo: Callable[[str], MutableMapping[str, str]] | None = None
+    bootstrap: BootstrapFacts | None = None  # what the repository's own bootstrap creates (read by the caller)
+    repository_copies: list[RepositoryCopy] = field(default_factory=list)  # config `sources:` (local copies)
+    in_cluster: list[dict[str, Any]] = field(default_factory=list)  # config `in_cluster:` objects (not CM/Secret)
 
 
 # kinds helm installs without a namespace: everything else lands in the release namespace
@@ -302,9 +317,43 @@ class _ClusterRun:
         for body in options.extra_sources:
             self._index_source(body, external=True)
         self.root_source: tuple[str, str, str] | None = None
+        self.local_sources: set[tuple[str, str, str]] = set()  # sources that are this repository
+        self.artifacts: dict[tuple[str, str], GeneratedArtifact] = {}  # (namespace, name) -> ExternalArtifact
+        self.provided_keys: set[tuple[str, str, str]] = set()
+        self.failed: dict[NamespacedName, str] = {}  # Kustomizations Flux fails before applying (why)
         self.local_urls: set[str] = set()
+        self.bootstrap = options.bootstrap or BootstrapFacts()
+        # ConfigMaps/Secrets the bootstrap applies: used only when no Kustomization renders them (what Flux
+        # applies replaces what the bootstrap applied)
+        self.bootstrap_sources: dict[tuple[str, str, str], tuple[dict[str, Any], str, int, str]] = {}
+        for body, (file, line, how) in zip(self.bootstrap.objects, self.bootstrap.origins, strict=False):
+            kind = str(body.get("kind", ""))
+            if kind in ("ConfigMap", "Secret") and api_group(str(body.get("apiVersion", ""))) == "":
+                key = _key_of(body)
+                self.bootstrap_sources.setdefault((kind, key.namespace or "default", key.name), (body, file, line, how))
+            else:
+                self._provide(body, how, file, line)
+        for body in options.extra_sources:
+            self._provide(body, "declared in-cluster (--substitute-from / in_cluster)")
+        groups = set(self.bootstrap.crd_groups)
+        for body in options.in_cluster:
+            self._provide(body, "declared in-cluster (in_cluster)")
+            if str(body.get("kind", "")) == "CustomResourceDefinition":
+                group = str(_as_dict(body.get("spec")).get("group") or "")
+                groups |= {group} if group else set()
+        self.render.provided_crd_groups = sorted(groups)
         self.source_ignore: str | None = None  # the local GitRepository's spec.ignore, once it is rendered
         self.memo = options.substitution_memo(cluster) if options.substitution_memo is not None else None
+
+    def _provide(self, body: Mapping[str, Any], how: str, file: str = "", line: int = 0) -> None:
+        """Record an object that exists in the cluster without a Kustomization applying it (once per identity)."""
+        name = _key_of(body)
+        key = (str(body.get("kind", "")), name.namespace, name.name)
+        if key in self.provided_keys:
+            return
+        self.provided_keys.add(key)
+        self.render.provided.append(RenderedObject(body=dict(body), cluster=self.cluster, kustomization="",
+                                                   file=file, line=line, encrypted="sops" in body, provided_by=how))
 
     def _index_source(self, body: Mapping[str, Any], external: bool = False) -> None:
         kind = str(body.get("kind", ""))
@@ -329,6 +378,7 @@ class _ClusterRun:
             if _is_flux_kustomization(body) and points_here and (
                     root_body is None or _key_of(body).name == "flux-system"):
                 root_body, root_file, root_line = body, file, line
+        sync = None if root_body is not None else self._sync_for_entry(first)
         if root_body is not None:
             key = _key_of(root_body)
             root = KustomizationNode(key=key, cluster=self.cluster, path=self.entry, body=root_body, parent=None,
@@ -336,13 +386,69 @@ class _ClusterRun:
             reference = _as_dict(_as_dict(root_body.get("spec")).get("sourceRef"))
             self.root_source = (str(reference.get("kind", "GitRepository")),
                                 str(reference.get("namespace") or key.namespace), str(reference.get("name", "")))
+        elif sync is not None:
+            # flux-operator (FluxInstance spec.sync) creates the source and the Kustomization: no file holds them
+            source_body, kustomization_body = sync.objects()
+            self._provide(source_body, f"created by flux-operator from {sync.origin}", sync.file, sync.line)
+            root = KustomizationNode(key=NamespacedName(sync.namespace, sync.name), cluster=self.cluster,
+                                     path=self.entry, body=kustomization_body, parent=None, file=sync.file,
+                                     line=sync.line)
+            self.root_source = sync.key
+            # flux-operator runs (the bootstrap installed it): its CRDs (FluxInstance, ResourceSet, ...) exist
+            self.render.provided_crd_groups = sorted({*self.render.provided_crd_groups, "fluxcd.controlplane.io"})
+            self.render.notes.append(EngineNote(
+                "sync-created", f"the sync {sync.kind}/{sync.namespace}/{sync.name} and Kustomization "
+                f"{sync.namespace}/{sync.name} (path {sync.path}) are created by flux-operator from {sync.origin}",
+                sync.file, sync.line))
         else:
             root = KustomizationNode(key=SYNTHETIC_ROOT, cluster=self.cluster, path=self.entry,
                                      body={"spec": {"path": f"./{self.entry}"}}, parent=None, synthetic=True)
+        if self.root_source is not None:
+            self.local_sources.add(self.root_source)
         self.render.kustomizations[root.key] = root
         self._walk([root], {BuildRequest(self.entry): first})
+        self._bootstrap_sync()
+        self._explain_unbuilt()
         self._helm_releases()
         return self.render
+
+    def _sync_for_entry(self, first: BuildOutput) -> SyncSource | None:
+        """The FluxInstance sync (from the entry's own objects first, then the repository's files and its
+        bootstrap) whose path is this cluster's entry folder."""
+        found: list[SyncSource] = []
+        for body, (file, line) in zip(first.documents, first.origins, strict=False):
+            found.extend(syncs_in(body, file, line))
+        found.extend(self.bootstrap.syncs)
+        matching = [sync for sync in found if sync.matches_entry(self.entry)]
+        return matching[0] if matching else None
+
+    def _bootstrap_sync(self) -> None:
+        """Without a sync in git or a FluxInstance for this entry, the cluster was bootstrapped (flux bootstrap,
+        or flux-operator with the default name): its GitRepository flux-system/flux-system exists in-cluster."""
+        if self.root_source is not None:
+            return
+        wanted = ("GitRepository", "flux-system", "flux-system")
+        rendered = any((obj.kind, obj.namespace, obj.name) == wanted for obj in self.render.objects)
+        referenced = any(_as_dict(node.spec.get("sourceRef")).get("name") == "flux-system"
+                         for node in self.render.kustomizations.values() if not node.synthetic)
+        if referenced and not rendered:
+            self._provide({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                           "metadata": {"name": "flux-system", "namespace": "flux-system"}, "spec": {}},
+                          "the cluster's sync, created by flux bootstrap (or flux-operator) outside git")
+
+    def _explain_unbuilt(self) -> None:
+        """Every Kustomization found but not built says why (a note the build/not-built rule reports)."""
+        explaining = {"external-source", "path-missing", "path-not-directory", "path-ignored", "kustomize",
+                      "invalid-yaml", "substitute-from-missing", "invalid-variable-name", "parent-failed", "not-built",
+                      *SUBSTITUTION_FAILURES}
+        for node in self.render.kustomizations.values():
+            if node.built or (node.synthetic and any(n.kind == "entry-missing" for n in self.render.notes)):
+                continue
+            if any(note.kind in explaining for note in node.notes):
+                continue
+            reason = node.error or "the engine did not reach it"
+            node.notes.append(EngineNote("not-built", f"Kustomization {node.key} is not built: {reason}",
+                                         node.file, node.line))
 
     # -- walking -------------------------------------------------------------------------------------
     def _walk(self, start: list[KustomizationNode], prebuilt: dict[BuildRequest, BuildOutput]) -> None:
@@ -385,41 +491,99 @@ class _ClusterRun:
         return self._is_local_source(kind, namespace, name)
 
     def _is_local_source(self, kind: str, namespace: str, name: str) -> bool:
-        """The source is this repository (the sync's GitRepository, or one with the same URL)."""
-        if self.root_source is None:
-            if kind == "GitRepository" and name == "flux-system":
-                return True
-        elif (kind, namespace, name) == self.root_source:
+        """The source is this repository (the sync's source, one with the same URL, or an ExternalArtifact
+        generated only from such sources)."""
+        if self.root_source is None and kind == "GitRepository" and name == "flux-system":
             return True
+        if (kind, namespace, name) in self.local_sources:
+            return True
+        if kind == "ExternalArtifact":
+            artifact = self.artifacts.get((namespace, name))
+            return artifact is not None and bool(artifact.copies) and all(
+                self._is_local_source(*artifact.sources[copy.source]) for copy in artifact.copies
+                if copy.source in artifact.sources) and all(c.source in artifact.sources for c in artifact.copies)
         if kind == "GitRepository":
             for obj in self.render.objects:
                 if obj.kind == kind and obj.name == name and obj.namespace == namespace:
                     return str(obj.spec.get("url", "")) in self.local_urls
         return False
 
+    def _copy_of(self, node: KustomizationNode) -> RepositoryCopy | None:
+        """The configured local copy (`sources:`) of the repository a Kustomization's GitRepository/OCIRepository
+        points at (URL and, when the copy names one, ref)."""
+        if not self.options.repository_copies:
+            return None
+        reference = _as_dict(node.spec.get("sourceRef"))
+        kind, name = str(reference.get("kind", "")), str(reference.get("name", ""))
+        namespace = str(reference.get("namespace") or node.key.namespace)
+        for obj in self.render.objects:
+            if (obj.kind, obj.namespace, obj.name) != (kind, namespace, name):
+                continue
+            url = normalise_url(str(obj.spec.get("url", "")))
+            ref = _as_dict(obj.spec.get("ref"))
+            refs = {str(ref.get(k)) for k in ("branch", "tag", "semver", "name", "commit", "digest") if ref.get(k)}
+            for copy in self.options.repository_copies:
+                if copy.url == url and (not copy.ref or copy.ref in refs):
+                    return copy
+        return None
+
+    def _source_known(self, kind: str, namespace: str, name: str) -> bool:
+        if (kind, namespace, name) in self.provided_keys:
+            return True
+        return any(o.kind == kind and o.name == name and o.namespace == namespace for o in self.render.objects)
+
+    def _source_path(self, node: KustomizationNode) -> str | None:
+        """spec.path inside this repository: an ExternalArtifact's path maps through its generator's copies."""
+        spec = node.spec
+        reference = _as_dict(spec.get("sourceRef"))
+        if str(reference.get("kind", "")) == "ExternalArtifact":
+            artifact = self.artifacts.get((str(reference.get("namespace") or node.key.namespace),
+                                           str(reference.get("name", ""))))
+            resolved = artifact.resolve(str(spec.get("path") or "")) if artifact is not None else None
+            return normalise_path(resolved[1]) if resolved is not None else None
+        return normalise_path(spec.get("path"))
+
     def _prepare(self, node: KustomizationNode, final: bool) -> tuple[BuildRequest, dict[str, str]] | str | None:
         spec = node.spec
+        copy = None if node.synthetic or self._is_local(node) else self._copy_of(node)
+        if copy is not None:
+            path = normalise_path(spec.get("path"))
+            if path is None:
+                node.notes.append(EngineNote("path-missing", f"spec.path {spec.get('path')} leaves the repository",
+                                             node.file, node.line, hint="use a path inside the source"))
+                return None
+            node.path = path
+            return replace(BuildRequest.from_spec(path, spec), root=copy.root), {}
         if not node.synthetic and not self._is_local(node):
             reference = _as_dict(spec.get("sourceRef"))
             kind, name = str(reference.get("kind", "")), str(reference.get("name", ""))
             namespace = str(reference.get("namespace") or node.key.namespace)
-            if not any(o.kind == kind and o.name == name and o.namespace == namespace for o in self.render.objects):
+            if not self._source_known(kind, namespace, name):
+                if not final:
+                    return "wait"  # a sibling may still render it (or the FluxInstance/generator creating it)
                 # not rendered at all: graph/reference-missing reports it; Flux cannot fetch anything
                 node.error = f"source {kind}/{namespace}/{name} not found"
+                node.notes.append(EngineNote(
+                    "not-built", f"Kustomization {node.key} is not built: its source {kind}/{namespace}/{name} "
+                    "is neither rendered nor created by the bootstrap", node.file, node.line))
                 return None
+            node.error = f"source {kind}/{namespace}/{name} is not this repository"
             node.notes.append(EngineNote(
-                "external-source", f"source {reference.get('kind', '?')}/{reference.get('name', '?')} is not this "
-                "repository: not rendered offline", node.file, node.line,
-                hint="validate that repository separately, or point sourceRef at the local GitRepository"))
+                "external-source", f"source {kind}/{namespace}/{name} is not this repository: not rendered "
+                "offline", node.file, node.line,
+                hint="configure a local copy under `sources:` in .greenfield.yaml, or validate that repository "
+                     "separately"))
             return None
-        path = node.path if node.synthetic else normalise_path(spec.get("path"))
+        path = node.path if node.synthetic else self._source_path(node)
         if path is None:
-            node.notes.append(EngineNote("path-missing", f"spec.path {spec.get('path')} leaves the repository",
+            node.notes.append(EngineNote("path-missing", f"spec.path {spec.get('path')} leaves the repository "
+                                         "(or the artifact has no copy operation for it)",
                                          node.file, node.line, hint="use a path inside the source"))
             return None
         node.path = path
         variables: dict[str, str] = {}
         post_build = spec.get("postBuild")
+        failed = ""
         if isinstance(post_build, dict):
             node.opaque_variables = []
             sources: list[dict[str, str]] = []
@@ -433,13 +597,17 @@ class _ClusterRun:
                         continue
                     if not final:
                         return "wait"
+                    body = self._bootstrap_source(node, kind, name)
+                if body is None:
                     node.notes.append(EngineNote(
                         "substitute-from-missing",
                         f"postBuild.substituteFrom {kind}/{name} not found in namespace {node.key.namespace} "
                         f"of cluster {self.cluster}: Flux fails this Kustomization",
                         node.file, node.line,
-                        hint="render it in this cluster, mark it `optional: true`, or pass --substitute-from FILE"))
-                    return None
+                        hint="render it in this cluster, mark it `optional: true`, declare it under `in_cluster:` "
+                             "in .greenfield.yaml, or pass --substitute-from FILE"))
+                    failed = f"postBuild.substituteFrom {kind}/{name} does not exist"
+                    continue
                 data, encrypted = source_data(body)
                 if encrypted:
                     node.opaque_variables.extend(sorted(data))
@@ -454,7 +622,96 @@ class _ClusterRun:
                     hint="rename the key in substitute/substituteFrom (letters, digits, underscores)"))
                 return None
         node.substitutions = variables
+        if failed:
+            # Flux fails this Kustomization (it applies nothing); it is still built here to name its children
+            self.failed[node.key] = failed
         return replace(BuildRequest.from_spec(path, spec), source_ignore=self.source_ignore), variables
+
+    def _selects_namespace(self, spec: Mapping[str, Any], namespace: str) -> bool:
+        """A ClusterExternalSecret's namespaces / namespaceSelectors (matchLabels against the rendered Namespace;
+        matchExpressions count as matching: conservative)."""
+        if namespace in [str(n) for n in spec.get("namespaces") or []]:
+            return True
+        selectors = [_as_dict(s) for s in spec.get("namespaceSelectors") or []]
+        if isinstance(spec.get("namespaceSelector"), dict):
+            selectors.append(spec["namespaceSelector"])
+        labels: dict[str, Any] = {}
+        for obj in self.render.objects:
+            if obj.kind == "Namespace" and obj.name == namespace:
+                labels = _as_dict(_as_dict(obj.body.get("metadata")).get("labels"))
+        return any(all(str(labels.get(k)) == str(v) for k, v in _as_dict(s.get("matchLabels")).items())
+                   for s in selectors)
+
+    def _external_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Secret an ExternalSecret rendered in the cluster makes external-secrets create at runtime: its keys
+        (spec.data[].secretKey, template data; unknown with dataFrom), values opaque like SOPS ones."""
+        for obj in self.render.objects:
+            if api_group(obj.api_version) != "external-secrets.io":
+                continue
+            if obj.kind == "ExternalSecret" and obj.namespace == namespace:
+                spec, default_name = obj.spec, obj.name
+            elif obj.kind == "ClusterExternalSecret" and self._selects_namespace(obj.spec, namespace):
+                spec = _as_dict(obj.spec.get("externalSecretSpec"))
+                default_name = str(obj.spec.get("externalSecretName") or obj.name)
+            else:
+                continue
+            target = _as_dict(spec.get("target"))
+            if str(target.get("name") or default_name) != name:
+                continue
+            keys = {str(_as_dict(item).get("secretKey")) for item in spec.get("data") or []
+                    if _as_dict(item).get("secretKey")}
+            keys |= {str(key) for key in _as_dict(_as_dict(target.get("template")).get("data"))}
+            if spec.get("dataFrom"):
+                keys.add(ANY_KEY)
+            self.render.notes.append(EngineNote(
+                "secret-from-external-secret", f"Secret {namespace}/{name} is created at runtime by ExternalSecret "
+                f"{namespace}/{obj.name}: its values are known only in the cluster", obj.file, obj.line))
+            body: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret",
+                                    "metadata": {"name": name, "namespace": namespace},
+                                    "stringData": dict.fromkeys(sorted(keys), ""), "sops": {"origin": "ExternalSecret"}}
+            self.sources[("Secret", namespace, name)] = body
+            self._provide(body, f"created by external-secrets from ExternalSecret {namespace}/{obj.name}", obj.file,
+                          obj.line)
+            return body
+        return None
+
+    def _bootstrap_source(self, node: KustomizationNode, kind: str, name: str) -> dict[str, Any] | None:
+        """A substituteFrom ConfigMap/Secret no Kustomization of the cluster renders, but that a file of the
+        repository holds (its bootstrap applies it: scripts, Taskfiles, helmfile hooks): the data of the file
+        nearest to the cluster's entry folder, with an info note saying so."""
+        applied = self.bootstrap_sources.get((kind, node.key.namespace, name))
+        if applied is not None:
+            body, file, line, how = applied
+            self._provide(body, how, file, line)
+            node.notes.append(EngineNote(
+                "substitute-from-bootstrap", f"postBuild.substituteFrom {kind}/{name} is not applied by a Kustomization "
+                f"of cluster {self.cluster} before this one: {how} from {file}", node.file, node.line,
+                hint="declare it under `in_cluster:` in .greenfield.yaml (or --substitute-from) to make this explicit"))
+            return body
+        if kind == "Secret":
+            created = self._external_secret(node.key.namespace, name)
+            if created is not None:
+                return created
+        candidates = [(file, line, body) for file, line, body in
+                      self.bootstrap.repository_sources.get((kind, name), [])
+                      if str(_as_dict(body.get("metadata")).get("namespace") or node.key.namespace)
+                      == node.key.namespace]
+        if not candidates:
+            return None
+
+        def affinity(candidate: tuple[str, int, dict[str, Any]]) -> tuple[int, str, int]:
+            shared = posixpath.commonpath([candidate[0], self.entry]) if self.entry else ""
+            return (-len(shared.split("/")) if shared else 0, candidate[0], candidate[1])
+
+        file, line, body = sorted(candidates, key=affinity)[0]
+        node.notes.append(EngineNote(
+            "substitute-from-bootstrap",
+            f"postBuild.substituteFrom {kind}/{name} is not applied by a Kustomization of cluster {self.cluster} "
+            f"before this one; {file} holds it and the repository's bootstrap is expected to apply it (Flux fails "
+            "this Kustomization if it is not in the cluster): its data is used", node.file, node.line,
+            hint="declare it under `in_cluster:` in .greenfield.yaml (or --substitute-from) to make this explicit"))
+        self._provide(body, f"expected from the bootstrap ({file})", file, line)
+        return body
 
     def _apply(self, node: KustomizationNode, output: BuildOutput, variables: dict[str, str]
                ) -> list[KustomizationNode]:
@@ -466,11 +723,16 @@ class _ClusterRun:
         if not output.ok:
             node.error = output.error
             return []
+        if node.key in self.failed:
+            node.error = self.failed[node.key]
+            self._children_of_failed(node, output)
+            return []
         node.built = True
         spec = node.spec
         common = _as_dict(spec.get("commonMetadata"))
         label = "" if node.synthetic else str(node.key)
         children: list[KustomizationNode] = []
+        entry_repositories: list[RenderedObject] = []
         substituting = isinstance(spec.get("postBuild"), dict) and bool(variables)
         bodies = self._substituted(node, output, variables) if substituting else \
             json.loads(json.dumps(output.documents))  # private copies: the builder may share cached documents
@@ -498,12 +760,15 @@ class _ClusterRun:
             if obj.kind == "GitRepository" and self.root_source is not None \
                     and (obj.kind, obj.namespace, obj.name) == self.root_source:
                 self.local_urls.add(str(obj.spec.get("url", "")))
+            if node.synthetic and obj.kind == "GitRepository" and api_group(obj.api_version) == SOURCE_GROUP:
+                entry_repositories.append(obj)
             if obj.kind == "GitRepository" and api_group(obj.api_version) == SOURCE_GROUP and (
                     (obj.kind, obj.namespace, obj.name) == self.root_source
                     or (self.root_source is None and obj.name == "flux-system")):
                 # the repository's own GitRepository (as _is_local_source sees it): its spec.ignore shapes the artifact
                 ignore = obj.spec.get("ignore")
                 self.source_ignore = ignore if isinstance(ignore, str) else None
+            self._register_sources(body, file, line)
             if _is_flux_kustomization(body):
                 key = _key_of(body)
                 if key == node.key or key in self.render.kustomizations:
@@ -515,7 +780,53 @@ class _ClusterRun:
                     for d in _as_dict(body.get("spec")).get("dependsOn") or [] if isinstance(d, dict)]
                 self.render.kustomizations[key] = child
                 children.append(child)
+        if len(entry_repositories) == 1 and entry_repositories[0].name != "flux-system":
+            # no sync in git nor a FluxInstance: the bootstrap applies the entry folder itself (kubectl apply -k);
+            # the one GitRepository it holds is the cluster's sync of this repository when a Kustomization reads
+            # a folder of this very cluster entry from it
+            sync = entry_repositories[0]
+            under = f"{self.entry}/" if self.entry else ""
+            if any(_as_dict(child.spec.get("sourceRef")).get("name") == sync.name
+                   and str(_as_dict(child.spec.get("sourceRef")).get("kind") or "") == "GitRepository"
+                   and (normalise_path(child.spec.get("path")) or "").startswith(under) for child in children):
+                self.local_sources.add((sync.kind, sync.namespace, sync.name))
+                self.local_urls.add(str(sync.spec.get("url", "")))
         return children
+
+    def _register_sources(self, body: Mapping[str, Any], file: str, line: int) -> None:
+        """Sources a rendered object makes exist: a FluxInstance's sync (this repository when its path is the
+        entry), an ArtifactGenerator's ExternalArtifacts."""
+        kind = str(body.get("kind", ""))
+        if kind in ("FluxInstance", "HelmRelease"):
+            for sync in syncs_in(body, file, line):
+                if sync.key == self.root_source or sync.key in self.provided_keys:
+                    continue
+                source_body, _ = sync.objects()
+                self._provide(source_body, f"created by flux-operator from {sync.origin}", file, line)
+                if sync.matches_entry(self.entry) or (self.root_source is None and sync.name == "flux-system"):
+                    self.local_sources.add(sync.key)
+        elif kind == ARTIFACT_GENERATOR[1] and api_group(str(body.get("apiVersion", ""))) == ARTIFACT_GENERATOR[0]:
+            for artifact in generated_artifacts(body, file, line):
+                self.artifacts[(artifact.namespace, artifact.name)] = artifact
+                self._provide(artifact.body(), f"generated by ArtifactGenerator {artifact.generator}", file, line)
+
+    def _children_of_failed(self, node: KustomizationNode, output: BuildOutput) -> None:
+        """The Kustomizations a failed one would create: known, not built, each saying why."""
+        for body, (file, line) in zip(output.documents, output.origins, strict=False):
+            if not _is_flux_kustomization(body):
+                continue
+            key = _key_of(body)
+            if key == node.key or key in self.render.kustomizations:
+                continue
+            child = KustomizationNode(key=key, cluster=self.cluster, path="", body=json.loads(json.dumps(body)),
+                                      parent=node.key, file=file, line=line, error=f"parent {node.key} fails")
+            child.depends_on = [
+                NamespacedName(str(d.get("namespace") or key.namespace), str(d.get("name", "")))
+                for d in _as_dict(body.get("spec")).get("dependsOn") or [] if isinstance(d, dict)]
+            child.notes.append(EngineNote(
+                "parent-failed", f"Kustomization {key} is not built: its parent {node.key} fails "
+                f"({self.failed[node.key]}), so Flux never creates it", file, line))
+            self.render.kustomizations[key] = child
 
     def _substituted(self, node: KustomizationNode, output: BuildOutput, variables: dict[str, str]
                      ) -> list[dict[str, Any] | None]:
@@ -557,7 +868,8 @@ class _ClusterRun:
         if expansion is None or not expansion.references:
             return outcome.body
         opaque = set(node.opaque_variables)
-        undefined = {ref.name for ref in expansion.undefined}
+        # "*": a source whose keys are only known in the cluster (an ExternalSecret with dataFrom)
+        undefined = set() if ANY_KEY in opaque else {ref.name for ref in expansion.undefined}
         reported: set[tuple[str, str]] = set()
         if undefined:
             for path, text in subst.walk_strings(body):

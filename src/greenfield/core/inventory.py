@@ -12,16 +12,50 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+
+from greenfield.core.secret_shapes import secret_key, secret_value
+from greenfield.errors import quoted
 
 SETTING_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
 DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 CLUSTER_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
 VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 
-Asn = Annotated[int, Field(ge=1, le=4294967295)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-DevicePath = Annotated[str, Field(pattern=r"^/dev/[A-Za-z0-9/_.-]+$")]
+# Flux's GitRepository accepts http, https and ssh URLs (its CRD's spec.url pattern); GIT_URL lands there
+GIT_URL = re.compile(r"^(?:https?|ssh)://(?:[A-Za-z0-9._~%!$&'()*+,;=-]+@)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?/[^\s]*$")
+GIT_BRANCH = re.compile(r"^(?![-/.])(?!.*(?:\.\.|//|@\{|\.lock$|[/.]$))[A-Za-z0-9._/-]{1,200}$")
+
+
+def _text_only(what: str, example: str) -> Any:
+    """A before-validator: the value must be written as a string. Without it, YAML's `pod_cidr: 10` (an int)
+    would be read as the network 0.0.0.10/32 and `ip: 167772161` as 10.0.0.1."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, (bool, int, float)):
+            return value  # strings are parsed by the field's type; anything else it rejects itself
+        shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}... ({len(str(value))} characters)"
+        raise ValueError(f"{what} must be written as text like {example}, not the {type(value).__name__} {shown}")
+
+    return BeforeValidator(check)
+
+
+Address = Annotated[IPv4Address, _text_only("an IPv4 address", "10.25.11.11")]
+Network = Annotated[IPv4Network, _text_only("a network", "10.244.0.0/16")]
+Asn = Annotated[StrictInt, Field(ge=1, le=4294967295)]
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+DevicePath = Annotated[StrictStr, Field(pattern=r"^/dev/[A-Za-z0-9/_.-]+$")]
+Text = StrictStr
 
 
 class Strict(BaseModel):
@@ -47,24 +81,24 @@ class NodeRole(StrEnum):
 
 
 class Node(Strict):
-    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    ip: IPv4Address
+    name: Text = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    ip: Address
     role: NodeRole = NodeRole.CONTROLPLANE
     install_disk: DevicePath = "/dev/sda"
     storage_devices: list[DevicePath] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[Text, Text] = Field(default_factory=dict)
 
 
 class ApiEndpoint(Strict):
-    host: str
+    host: Text
     port: Port = 6443
 
     _host = field_validator("host")(_dns_name)
 
 
 class Pool(Strict):
-    start: IPv4Address
-    stop: IPv4Address
+    start: Address
+    stop: Address
 
     def contains(self, address: IPv4Address) -> bool:
         return self.start <= address <= self.stop
@@ -77,81 +111,95 @@ class Pool(Strict):
 
 
 class Gateways(Strict):
-    external: IPv4Address
-    internal: IPv4Address
+    external: Address
+    internal: Address
 
 
 class ClusterMesh(Strict):
-    ip: IPv4Address
-    fqdn: str
+    ip: Address
+    fqdn: Text
 
     _fqdn = field_validator("fqdn")(_dns_name)
 
 
 class Bgp(Strict):
     local_asn: Asn
-    peer_address: IPv4Address
+    peer_address: Address
     peer_asn: Asn
 
 
 class Cluster(Strict):
-    id: int = Field(ge=1, le=255)
-    enabled: bool = True
-    description: str = ""
+    id: StrictInt = Field(ge=1, le=255)
+    enabled: StrictBool = True
+    description: Text = ""
     api: ApiEndpoint
-    node_subnet: IPv4Network
-    pod_cidr: IPv4Network
-    service_cidr: IPv4Network
-    coredns_ip: IPv4Address
+    node_subnet: Network
+    pod_cidr: Network
+    service_cidr: Network
+    coredns_ip: Address
     lb_pool: Pool
     gateways: Gateways
     clustermesh: ClusterMesh
     bgp: Bgp
     nodes: list[Node] = Field(min_length=1)
-    settings: dict[str, str] = Field(default_factory=dict)
+    settings: dict[Text, Text] = Field(default_factory=dict)
 
     _settings = field_validator("settings")(_settings)
 
 
 class Router(Strict):
-    address: IPv4Address
+    address: Address
     asn: Asn
 
 
 class OnePassword(Strict):
-    connect_host: str
-    vault: str
-    token_secret: str = "onepassword-connect-token"
+    connect_host: Text
+    vault: Text
+    token_secret: Text = "onepassword-connect-token"
 
 
 class Vault(Strict):
-    server: str
-    path: str = "kv"
-    auth_role: str = "external-secrets"
+    server: Text
+    path: Text = "kv"
+    auth_role: Text = "external-secrets"
 
 
 class SecretStore(Strict):
-    name: str = "platform-secrets"
+    name: Text = "platform-secrets"
     backend: Literal["onepassword", "vault"] = "onepassword"
     onepassword: OnePassword | None = None
     vault: Vault | None = None
 
 
 class S3(Strict):
-    endpoint: str = Field(pattern=r"^https?://[^\s/]+(:\d+)?/?$")
-    region: str = "us-east-1"
+    endpoint: Text = Field(pattern=r"^https?://[^\s/]+(:\d+)?/?$")
+    region: Text = "us-east-1"
 
 
 class Git(Strict):
-    url: str
-    branch: str = "main"
+    url: Text
+    branch: Text = "main"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not GIT_URL.match(value):
+            raise ValueError(f"{quoted(value)} is not a git URL Flux can fetch (http://, https:// or ssh://HOST/PATH)")
+        return value
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        if not GIT_BRANCH.match(value):
+            raise ValueError(f"{quoted(value)} is not a valid branch name")
+        return value
 
 
 class Versions(Strict):
-    talos: str
-    kubernetes: str
-    cilium: str
-    flux: str
+    talos: Text
+    kubernetes: Text
+    cilium: Text
+    flux: Text
 
     @field_validator("talos", "kubernetes", "cilium", "flux")
     @classmethod
@@ -162,21 +210,21 @@ class Versions(Strict):
 
 
 class Features(Strict):
-    spire: bool = False
+    spire: StrictBool = False
 
 
 class Shared(Strict):
-    domain: str
-    acme_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    cluster_domain: str = "cluster.local"
+    domain: Text
+    acme_email: Text = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    cluster_domain: Text = "cluster.local"
     router: Router
-    upstream_dns: list[IPv4Address] = Field(min_length=1)
+    upstream_dns: list[Address] = Field(min_length=1)
     secret_store: SecretStore
     s3: S3
     git: Git
     versions: Versions
     features: Features = Features()
-    settings: dict[str, str] = Field(default_factory=dict)
+    settings: dict[Text, Text] = Field(default_factory=dict)
 
     _domain = field_validator("domain")(_dns_name)
     _settings = field_validator("settings")(_settings)
@@ -191,7 +239,7 @@ class ChartFolder(Strict):
 
 class Inventory(Strict):
     platform: Shared
-    clusters: dict[str, Cluster] = Field(min_length=1)
+    clusters: dict[Text, Cluster] = Field(min_length=1)
     # chart folders (like --chart-dir): a path, or {path, approximate}; relative to platform.yaml
     charts: list[str | ChartFolder] = Field(default_factory=list)
 
@@ -221,9 +269,11 @@ class InventoryProblem:
     problem: str
     hint: str = ""
     severity: Literal["error", "warning"] = "error"
+    line: int = 0  # of the field in the file, when the caller knows it
 
     def render(self, source: str) -> str:
-        text = f"{source}: {self.field}: {self.problem}" if self.field else f"{source}: {self.problem}"
+        where = f"{source}:{self.line}" if self.line else source
+        text = f"{where}: {self.field}: {self.problem}" if self.field else f"{where}: {self.problem}"
         return f"{text} (hint: {self.hint})" if self.hint else text
 
 
@@ -247,6 +297,11 @@ def _from_pydantic(item: Any) -> InventoryProblem:
         "missing": "add it; see the reference platform.yaml",
         "ip_v4_address": "write a dotted IPv4 address like 10.25.11.11",
         "ip_v4_network": "write a network like 10.244.0.0/16 (host bits zero)",
+        "string_type": "write it as text; quote values YAML reads as numbers or booleans (\"1.10\", \"53\", \"true\")",
+        "int_type": "write a plain number (no quotes, not true/false)",
+        "bool_type": "write true or false (no quotes)",
+        "dict_type": "write a mapping (key: value lines)",
+        "list_type": "write a list (- item lines)",
     }
     hint = hints.get(kind, "")
     if message.startswith("Value error, "):
@@ -308,6 +363,10 @@ def check_rules(inventory: Inventory) -> list[InventoryProblem]:
                 add(InventoryProblem(f"{where}.lb_pool.{end}",
                                      f"{address} is outside node_subnet {cluster.node_subnet}",
                                      "load-balancer IPs are announced on the node network"))
+        for address, what in _reserved(cluster.node_subnet, inventory.platform.router.address).items():
+            if pool.contains(address):
+                add(InventoryProblem(f"{where}.lb_pool", f"{pool} contains {address}, {what}",
+                                     "announce only free addresses of the node subnet"))
         for label, address in (("gateways.external", cluster.gateways.external),
                                ("gateways.internal", cluster.gateways.internal),
                                ("clustermesh.ip", cluster.clustermesh.ip)):
@@ -342,9 +401,15 @@ def check_rules(inventory: Inventory) -> list[InventoryProblem]:
                 add(InventoryProblem(f"{field}.name", f"{node.name} is already used by {node_names[node.name]}",
                                      "node names must be unique across the platform"))
             node_names.setdefault(node.name, where)
-            if pool.contains(node.ip):
-                add(InventoryProblem(f"{field}.ip", f"{node.ip} is inside lb_pool {pool}",
-                                     "keep node IPs out of the load-balancer pool"))
+            for owner in names:
+                if clusters[owner].lb_pool.contains(node.ip):
+                    whose = "lb_pool" if owner == name else f"clusters.{owner}.lb_pool"
+                    add(InventoryProblem(f"{field}.ip", f"{node.ip} is inside {whose} {clusters[owner].lb_pool}",
+                                         "keep node IPs out of every cluster's load-balancer pool"))
+            reserved = _reserved(cluster.node_subnet, inventory.platform.router.address)
+            if node.ip in reserved:
+                add(InventoryProblem(f"{field}.ip", f"{node.ip} is {reserved[node.ip]}",
+                                     "give the node an address of its own on the node subnet"))
             if node.install_disk in node.storage_devices:
                 add(InventoryProblem(f"{field}.storage_devices", f"{node.install_disk} is also the install disk",
                                      "Ceph needs a disk Talos does not install to"))
@@ -361,6 +426,14 @@ def check_rules(inventory: Inventory) -> list[InventoryProblem]:
                         add(InventoryProblem(f"clusters.{second}.{field}",
                                              f"overlaps clusters.{first}.{other_field} {net_a}",
                                              "ClusterMesh needs disjoint pod and service networks per cluster"))
+            for one, other in ((first, second), (second, first)):
+                for field in ("pod_cidr", "service_cidr"):
+                    network, nodes = getattr(clusters[one], field), clusters[other].node_subnet
+                    if _overlaps(network, nodes):
+                        add(InventoryProblem(f"clusters.{one}.{field}",
+                                             f"{network} overlaps clusters.{other}.node_subnet {nodes}",
+                                             "pod and service networks are routed across the mesh: keep them "
+                                             "off every cluster's node network"))
             if a.lb_pool.overlaps(b.lb_pool):
                 add(InventoryProblem(f"clusters.{second}.lb_pool",
                                      f"{b.lb_pool} overlaps clusters.{first}.lb_pool {a.lb_pool}",
@@ -389,11 +462,38 @@ def check_rules(inventory: Inventory) -> list[InventoryProblem]:
             add(InventoryProblem(f"clusters.{name}.api.host",
                                  f"{cluster.api.host} is not under platform.domain {shared.domain}",
                                  "certificates and DNS records are issued for the platform domain", "warning"))
+        problems.extend(_secret_settings(f"clusters.{name}.settings", cluster.settings))
         clash = set(cluster.settings) & set(shared.settings)
         for key in sorted(clash):
             add(InventoryProblem(f"clusters.{name}.settings.{key}", "also defined in platform.settings",
                                  "define a variable once: shared or per cluster"))
+    problems.extend(_secret_settings("platform.settings", shared.settings))
     return sorted(problems, key=lambda p: (p.severity != "error", p.field))
+
+
+def _reserved(subnet: IPv4Network, router: IPv4Address) -> dict[IPv4Address, str]:
+    """Addresses of the node subnet no node or load balancer may take."""
+    reserved = {subnet.network_address: f"the network address of {subnet}",
+                subnet.broadcast_address: f"the broadcast address of {subnet}"}
+    if router in subnet:
+        reserved[router] = "the router's address (platform.router.address)"
+    return reserved
+
+
+SECRET_HINT = ("settings are plaintext in the cluster-settings ConfigMap: keep the secret in the secret store "
+               "(platform.secret_store) and deliver it with an ExternalSecret")
+
+
+def _secret_settings(where: str, settings: dict[str, str]) -> list[InventoryProblem]:
+    found: list[InventoryProblem] = []
+    for key, value in settings.items():
+        shape = secret_value(value)
+        if shape:
+            found.append(InventoryProblem(f"{where}.{key}", f"the value looks like {shape}", SECRET_HINT))
+        elif secret_key(key) and value:
+            found.append(InventoryProblem(f"{where}.{key}", "the name says this is a secret (password, token, key)",
+                                          SECRET_HINT + "; a setting naming a secret ends in _NAME or _REF"))
+    return found
 
 
 def network_of(address: str) -> IPv4Network:

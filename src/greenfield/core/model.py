@@ -50,6 +50,7 @@ class RenderedObject:
     release: str = ""  # "namespace/name" of the HelmRelease whose chart rendered it ("" when it is from git)
     chart_crd: bool = False  # a file of the chart's crds/ folder: helm applies it outside the release manifest
     install_generated: bool = False  # helm generates its content at install time (genCA, randAlphaNum, ...)
+    provided_by: str = ""  # in ClusterRender.provided: who creates it outside any Kustomization (bootstrap, ...)
 
     @property
     def id(self) -> ObjectId:
@@ -170,6 +171,11 @@ class ClusterRender:
     kustomizations: dict[NamespacedName, KustomizationNode] = field(default_factory=dict)
     helm_releases: dict[NamespacedName, HelmReleaseInfo] = field(default_factory=dict)
     notes: list[EngineNote] = field(default_factory=list)  # cluster-level engine facts (entry missing, ...)
+    # objects that exist in the cluster without any Kustomization applying them: the sync flux-operator or
+    # `flux bootstrap` creates, ExternalArtifacts of an ArtifactGenerator, what the repository's bootstrap applies,
+    # objects declared in-cluster (config `in_cluster:`, --substitute-from). Rules resolve references to them.
+    provided: list[RenderedObject] = field(default_factory=list)
+    provided_crd_groups: list[str] = field(default_factory=list)  # API groups whose CRDs exist before Flux runs
 
     @property
     def objects(self) -> list[RenderedObject]:

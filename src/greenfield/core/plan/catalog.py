@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from greenfield.errors import InputError
+from greenfield.errors import InputError, quoted
 
 STORY_ID = re.compile(r"^STORY-[A-Z0-9]+(-[A-Z0-9]+)*$")
-DURATION = re.compile(r"^(\d+)([wd])$")
+DURATION = re.compile(r"^([0-9]+)([wd])$")
 MANIFEST_LAST = 41  # stories 1-41 are manifest stories (offline gates), 42-50 runtime stories (evidence)
 
 
@@ -54,13 +54,20 @@ class Freeze(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+MAX_SPRINT_DAYS = 26 * 7
+"""The longest sprint (half a year): longer is a typo, and dates a few million days out do not exist."""
+
+
 def parse_duration(value: str) -> int:
-    """'2w' -> 14, '10d' -> 10 (calendar days)."""
+    """'2w' -> 14, '10d' -> 10 (calendar days), at most MAX_SPRINT_DAYS."""
     match = DURATION.match(value.strip())
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"{value!r} is not a duration like 2w or 10d")
+    if not match or len(match.group(1)) > 4 or int(match.group(1)) == 0:
+        raise ValueError(f"{quoted(value)} is not a duration like 2w or 10d (1d to {MAX_SPRINT_DAYS // 7}w)")
     amount = int(match.group(1))
-    return amount * 7 if match.group(2) == "w" else amount
+    days = amount * 7 if match.group(2) == "w" else amount
+    if days > MAX_SPRINT_DAYS:
+        raise ValueError(f"{quoted(value)} is longer than {MAX_SPRINT_DAYS // 7}w ({MAX_SPRINT_DAYS} days)")
+    return days
 
 
 class Planning(_Strict):
@@ -110,14 +117,14 @@ class Story(_Strict):
     @classmethod
     def _id(cls, value: str) -> str:
         if not STORY_ID.match(value):
-            raise ValueError(f"{value!r} is not a story ID like STORY-NET-CILIUM-IPAM")
+            raise ValueError(f"{quoted(value)} is not a story ID like STORY-NET-CILIUM-IPAM")
         return value
 
     @field_validator("validates")
     @classmethod
     def _validates(cls, value: str) -> str:
         if value and not re.match(r"^\d+-\d+$", value):
-            raise ValueError(f"{value!r} is not a range like 1-13")
+            raise ValueError(f"{quoted(value)} is not a range like 1-13")
         return value
 
     @property

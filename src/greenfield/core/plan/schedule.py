@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from greenfield.core.plan.catalog import Catalog, DepKind, Freeze, Kind, Story, parse_duration
-from greenfield.errors import InputError
+from greenfield.errors import InputError, quoted
 
 WORKING_DAYS_PER_CAPACITY = 10  # capacity is given per 10 working days (a two-week sprint)
 ALL_LANES = "*"
@@ -95,7 +96,16 @@ def _next_weekday(day: dt.date) -> dt.date:
 
 
 def sprints(spec: CalendarSpec) -> Iterator[Sprint]:
-    """The calendar's sprints, one after another, never overlapping a freeze (endless; the caller stops)."""
+    """The calendar's sprints, one after another, never overlapping a freeze (endless; the caller stops).
+    A calendar that runs past the last date Python knows (year 9999) is an input error, not an OverflowError."""
+    try:
+        yield from _sprints(spec)
+    except OverflowError as error:
+        raise InputError("the sprint calendar runs past the year 9999",
+                         hint="check the start date, --sprint-length and --freeze") from error
+
+
+def _sprints(spec: CalendarSpec) -> Iterator[Sprint]:
     start, number = _next_weekday(spec.start), spec.first_number
     while True:
         days = spec.lengths.get(number, spec.sprint_days)
@@ -581,9 +591,9 @@ def lanes_capacity(values: list[str], default: float) -> dict[str, float]:
         try:
             points = float(text)
         except ValueError as error:
-            raise InputError(f"--capacity {value!r}: not a number", hint="use N or LANE=N") from error
-        if points <= 0:
-            raise InputError(f"--capacity {value!r}: must be positive")
+            raise InputError(f"--capacity {quoted(value)}: not a number", hint="use N or LANE=N") from error
+        if not math.isfinite(points) or points <= 0:
+            raise InputError(f"--capacity {quoted(value)}: must be a positive number")
         result[key] = points
     if ALL_LANES in result and len(result) > 1:
         raise InputError("--capacity: give one total (N) or per-lane values (LANE=N), not both")

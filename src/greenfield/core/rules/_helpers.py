@@ -221,9 +221,10 @@ def applied_before(render: ClusterRender, key: NamespacedName) -> set[Namespaced
 
 
 def index_objects(render: ClusterRender) -> dict[tuple[str, str, str, str], list[RenderedObject]]:
-    """(group, kind, namespace, name) → objects; namespace "" for cluster-scoped or unset."""
+    """(group, kind, namespace, name) → objects (rendered, then provided in-cluster); namespace "" for
+    cluster-scoped or unset."""
     index: dict[tuple[str, str, str, str], list[RenderedObject]] = {}
-    for obj in render.objects:
+    for obj in [*render.objects, *render.provided]:  # provided: in the cluster without a Kustomization
         object_id = obj.id
         index.setdefault((object_id.group, object_id.kind, object_id.namespace, object_id.name), []).append(obj)
     return index

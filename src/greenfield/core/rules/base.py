@@ -79,4 +79,5 @@ def run_rules(context: RuleContext, only: Iterable[str] | None = None, clusters:
         else:
             for name in names:
                 findings.extend(info.check(context.renders[name], context))
-    return sorted(set(findings), key=lambda f: (f.cluster, f.kustomization, f.file, f.line, f.rule, f.message))
+    return sorted(set(findings), key=lambda f: (f.cluster, f.kustomization, f.file, f.line, f.rule, f.message,
+                                                f.object, f.severity, f.hint))

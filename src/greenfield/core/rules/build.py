@@ -30,6 +30,8 @@ HINTS = {
                                "--substitute-from FILE",
     "external-source": "validate that source separately",
     "remote-resource": "vendor the remote base into the repository to validate it offline",
+    "outside-root": "keep every file a kustomization reads inside the repository (`../` may climb only as far "
+                    "as the root; no absolute paths, no symlinks)",
 }
 
 
@@ -90,6 +92,12 @@ def kustomize_error(render: ClusterRender, context: RuleContext) -> Iterator[Fin
     yield from _notes(render, ("kustomize", "invalid-yaml"), "build/kustomize-error", E)
 
 
+@rule("build/outside-root", E, "a kustomization reads a file outside the repository root (Flux's secure "
+      "filesystem refuses it)")
+def outside_root(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("outside-root",), "build/outside-root", E)
+
+
 @rule("build/substitute-from-missing", E, "a postBuild.substituteFrom source is neither rendered nor supplied")
 def substitute_from_missing(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     yield from _notes(render, ("substitute-from-missing",), "build/substitute-from-missing", E)
@@ -98,6 +106,17 @@ def substitute_from_missing(render: ClusterRender, context: RuleContext) -> Iter
 @rule("build/external-source", INFO, "a Kustomization whose source is not this repository (not rendered)")
 def external_source(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     yield from _notes(render, ("external-source", "remote-resource"), "build/external-source", INFO)
+
+
+@rule("build/substitute-from-bootstrap", INFO, "a postBuild.substituteFrom source no Kustomization renders first, "
+      "taken from the repository file its bootstrap applies")
+def substitute_from_bootstrap(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("substitute-from-bootstrap",), "build/substitute-from-bootstrap", INFO)
+
+
+@rule("build/not-built", INFO, "a Kustomization found but not built, with the reason (parent fails, source unknown)")
+def not_built(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
+    yield from _notes(render, ("not-built", "parent-failed"), "build/not-built", INFO)
 
 
 @rule("build/duplicate-object", E, "the same object (group/kind/namespace/name) is applied by two Kustomizations")

@@ -132,7 +132,7 @@ def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[
     names = [str(k) for k in render.kustomizations]
     for node in render.ordered_kustomizations():
         for target in depends_on(node):
-            if target in render.kustomizations:
+            if target in render.kustomizations or _maybe_unbuilt_kustomization(render, target):
                 continue
             same_name = [str(k) for k in render.kustomizations if k.name == target.name]
             hint = (f"it exists as {same_name[0]}: set dependsOn namespace" if same_name
@@ -147,11 +147,30 @@ def depends_on_missing(render: ClusterRender, context: RuleContext) -> Iterator[
             if not name or is_unresolved(name):
                 continue
             target = NamespacedName(text(dig(entry, "namespace")) or release.namespace, name)
-            if target not in releases:
+            if target not in releases and not _maybe_unbuilt(render, target):
                 yield release_finding("graph/depends-on-missing", E, render, release,
                                       f"dependsOn HelmRelease {target} does not exist on cluster {render.cluster}",
                                       _suggest(str(target), [str(k) for k in releases])
                                       or "HelmRelease dependsOn names HelmReleases (namespace defaults to its own)")
+
+
+def _maybe_unbuilt_kustomization(render: ClusterRender, target: NamespacedName) -> bool:
+    """A not-built Kustomization may create the target Kustomization: one whose name starts the target's
+    (cluster-crds creating cluster-crds-external-snapshotter, a convention for parent/child names)."""
+    return any(not is_built(node) and target.name.startswith(f"{node.key.name}-")
+               for node in render.kustomizations.values() if not node.synthetic)
+
+
+def _maybe_unbuilt(render: ClusterRender, target: NamespacedName) -> bool:
+    """A Kustomization that is not built (its finding says why) may apply the target: one deploying into its
+    namespace or named after it. Reporting it missing would blame the target for the build's failure."""
+    for node in render.kustomizations.values():
+        if is_built(node):
+            continue
+        namespaces = {node.key.namespace, text(node.spec.get("targetNamespace"))}
+        if target.namespace in namespaces or target.name in node.key.name or target.name in text(node.spec.get("path")):
+            return True
+    return False
 
 
 @rule("graph/cycle", E, "Kustomizations or HelmReleases that depend on each other in a cycle")
@@ -306,9 +325,11 @@ def _providers(render: ClusterRender, context: RuleContext) -> dict[str, dict[Na
 
 @rule("graph/crd-order", E, "a custom resource is applied before the Kustomization that provides its CRD")
 def crd_order(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
-    bootstrap = _bootstrap(context)
+    bootstrap = _bootstrap(context) | set(render.provided_crd_groups)  # what the repository's bootstrap installs
     providers = _providers(render, context)
-    unbuilt = {key for key, node in render.kustomizations.items() if not is_built(node)}
+    # not rendered offline, or rendered without its remote bases (never fetched): either may provide a CRD
+    unbuilt = {key for key, node in render.kustomizations.items()
+               if not is_built(node) or any(note.kind == "remote-resource" for note in node.notes)}
     before_cache: dict[NamespacedName | None, set[NamespacedName]] = {}
     for obj in render.objects:
         group = group_of(obj)
