@@ -10,6 +10,23 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def copy_platform_yaml(source_root: Path, target_root: Path) -> Path:
+    """platform.yaml copied to another folder, its relative chart folders made absolute (they name reference
+    data next to the repository, not files inside it)."""
+    import yaml
+
+    text = (source_root / "platform.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    for entry in data.get("charts") or []:
+        path = entry if isinstance(entry, str) else entry.get("path", "")
+        if path and not Path(path).is_absolute():
+            absolute = os.path.normpath(source_root / path)
+            text = text.replace(f"- {path}\n", f"- {absolute}\n").replace(f"path: {path}\n", f"path: {absolute}\n")
+    target = target_root / "platform.yaml"
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import copy_platform_yaml
 
 from greenfield.app.bootstrap import Bootstrap, CreateOptions
 from greenfield.app.health import check_health
@@ -30,12 +31,9 @@ def platform_copy(repo_root: Path, tmp_path_factory: pytest.TempPathFactory, ups
                   crd_schema_dir: Path) -> Iterator[Path]:
     upstream_tools.ensure(["etcd", "kube-apiserver", "kube-controller-manager", "helm"])
     repo = tmp_path_factory.mktemp("platform")
-    for item in ("platform.yaml", "kubernetes", "bootstrap", "plan"):
-        source = repo_root / item
-        if source.is_dir():
-            shutil.copytree(source, repo / item)
-        else:
-            shutil.copy(source, repo / item)
+    copy_platform_yaml(repo_root, repo)  # its chart folders: the real charts phase 2 installs
+    for item in ("kubernetes", "bootstrap", "plan"):
+        shutil.copytree(repo_root / item, repo / item)
     yield repo
     for cluster in ("infra", "apps"):
         destroy(repo, cluster, CreateOptions())
@@ -69,8 +67,11 @@ def test_core_releases_carry_the_gitops_values(platform_copy: Path, crd_schema_d
     assert release["values"] == cilium.values  # no drift at handover
     assert release["values"]["cluster"]["name"] == "apps"
     crds = bootstrap.api().get("crd")["items"]
-    phase2 = bootstrap.api().get("configmap", "cilium-greenfield-values", namespace="kube-system")
-    assert "stand-in" in phase2["data"]["note"]
+    # the real chart, as Flux later reconciles it: its DaemonSet, no stand-in ConfigMap
+    agent = bootstrap.api().get("daemonset", "cilium", namespace="kube-system")
+    assert agent["metadata"]["labels"]["app.kubernetes.io/part-of"] == "cilium"
+    configmaps = bootstrap.api().get("configmap", namespace="kube-system")["items"]
+    assert not [c for c in configmaps if c["metadata"]["name"].endswith("-greenfield-values")]
     assert all(c["metadata"]["labels"].get("greenfield.io/crd-source") == "schema-catalog" for c in crds)
 
 

@@ -3,6 +3,7 @@ the pinned helm and its objects join the render (schema-validated, rules applied
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -162,8 +163,13 @@ def test_chart_dir_with_a_packaged_chart(tmp_path: Path, build_cache: Path, helm
     result = subprocess.run([sys.executable, "-m", "greenfield", "validate", "--no-schema", "--cache-dir",
                              str(build_cache), "--chart-dir", str(charts), "--require-charts", "--format", "json"],
                             cwd=repo, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "build/chart" not in result.stdout
+    # the stand-in (the hello chart renamed) is not the real podinfo: its pods break the namespace's restricted
+    # Pod Security level and it reads none of podinfo's values; the chart itself renders
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    rules = {item["rule"] for item in (data["findings"] if isinstance(data, dict) else data)}
+    assert not {rule for rule in rules if rule.startswith("build/chart")}
+    assert rules <= {"admission/pod-security", "values/unknown-key"}, rules
 
 
 @pytest.mark.integration

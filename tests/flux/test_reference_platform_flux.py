@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import copy_platform_yaml
 from typer.testing import CliRunner
 
 from greenfield.adapters.command import Command, which
@@ -41,12 +42,9 @@ def platform(repo_root: Path, tmp_path_factory: pytest.TempPathFactory, upstream
         pytest.skip("git is not installed: git http-backend cannot serve the repository")
     upstream_tools.ensure([*CONTROL_PLANE_TOOLS, *FLUX_CONTROLLER_TOOLS, "helm"])
     repo = tmp_path_factory.mktemp("platform-flux")
-    for item in ("platform.yaml", "kubernetes", "bootstrap", "plan"):
-        source = repo_root / item
-        if source.is_dir():
-            shutil.copytree(source, repo / item)
-        else:
-            shutil.copy(source, repo / item)
+    copy_platform_yaml(repo_root, repo)
+    for item in ("kubernetes", "bootstrap", "plan"):
+        shutil.copytree(repo_root / item, repo / item)
     git = which("git") or "git"
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "platform"]):
         Command([git, "-C", str(repo), *args], env=GIT_ENV, timeout=120).run()

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import copy_platform_yaml
+
 from greenfield.app.validate import ValidateOptions, validate_repository
 from greenfield.core.findings import Finding, Severity
 
@@ -35,7 +37,7 @@ class Gate:
 
 def copy_platform(repo_root: Path, target: Path) -> Path:
     shutil.copytree(repo_root / "kubernetes", target / "kubernetes")
-    shutil.copy2(repo_root / "platform.yaml", target / "platform.yaml")
+    copy_platform_yaml(repo_root, target)
     return target
 
 

@@ -10,7 +10,7 @@ from rules_fixtures import FIXTURES, load_renders, make_context, reference_inven
 from greenfield.core.findings import Finding
 from greenfield.core.rules import all_rules, run_rules
 
-OURS = ("graph/", "cluster/", "policy/", "secrets/", "flux/", "story/")
+OURS = ("graph/", "cluster/", "policy/", "secrets/", "flux/", "story/", "admission/")
 RULE_IDS = sorted(info.id for info in all_rules() if info.id.startswith(OURS))
 INVENTORY = reference_inventory()
 

@@ -14,18 +14,30 @@ import re
 import shutil
 import tarfile
 import tempfile
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from greenfield.adapters import safe_read
 from greenfield.adapters.cache import CacheStore, cache_folder, holds_plaintext_secret, register_secrets
 from greenfield.core import goyaml
+from greenfield.core.chart_templates import (
+    asked_api_versions,
+    generating_templates,
+    lookup_template,
+    rewrite_lookups,
+    unknown_values,
+    uses_capabilities,
+    uses_lookup,
+    values_reads,
+)
 from greenfield.core.engine import ChartOutput, ChartRequest, merge_values
 from greenfield.errors import GreenfieldError
 
-CACHE_VERSION = "2"  # 2: output read with Go YAML typing (core/goyaml)
+CACHE_VERSION = "5"  # 5: output read with Go YAML typing (core/goyaml) and the chart fidelity fixes
 SOURCE_LINE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
 
 
@@ -55,6 +67,12 @@ def chart_metadata(path: Path) -> dict[str, Any]:
     except goyaml.GoYAMLError:
         return {}
     return meta if isinstance(meta, dict) else {}
+
+
+def chart_identity(path: Path) -> str:
+    """`<name>-<version>` of a chart folder or packaged chart from its Chart.yaml, as `helm list` shows it."""
+    meta = chart_metadata(path)
+    return f"{meta.get('name', '')}-{meta.get('version', '')}" if meta else path.name
 
 
 def missing_dependencies(chart: Path) -> list[dict[str, Any]]:
@@ -134,9 +152,11 @@ SOURCE_ANNOTATION = "greenfield.invalid/chart-source"  # carries a document's te
 
 
 def _is_chart_crd(source: str) -> bool:
-    """A file of the chart's crds/ folder ("<chart>/crds/x.yaml"): helm installs those without post-rendering."""
+    """A file of a crds/ folder of the chart or a subchart ("<chart>/crds/x.yaml",
+    "<chart>/charts/<sub>/crds/y.yaml"): helm installs those without post-rendering, outside the release."""
     parts = source.split("/")
-    return len(parts) > 2 and parts[1] == "crds"
+    return any(part == "crds" and (index == 1 or (index >= 3 and parts[index - 2] == "charts"))
+               for index, part in enumerate(parts[:-1]))
 
 
 def _kustomize_documents(documents: list[dict[str, Any]], renderer: dict[str, Any]) -> list[dict[str, Any]]:
@@ -205,8 +225,17 @@ def post_render(documents: list[dict[str, Any]], sources: list[str], request: Ch
     return [d for d, _ in rendered], [s for _, s in rendered]
 
 
+def _flattened(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """A `List` / `<Kind>List` document as its items (helm's kube client and kustomize flatten lists: the
+    items are what reaches the API server), anything else as itself."""
+    items = document.get("items")
+    if str(document.get("kind", "")).endswith("List") and isinstance(items, list):
+        return [item for entry in items if isinstance(entry, dict) for item in _flattened(entry)]
+    return [document]
+
+
 def split_manifests(text: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """helm template output → documents and, per document, its `# Source:` template path."""
+    """helm template output → documents (lists flattened) and, per document, its `# Source:` template path."""
     documents: list[dict[str, Any]] = []
     sources: list[str] = []
     for chunk in re.split(r"^---\s*$", text, flags=re.MULTILINE):
@@ -215,24 +244,174 @@ def split_manifests(text: str) -> tuple[list[dict[str, Any]], list[str]]:
         source = SOURCE_LINE.search(chunk)
         for document in goyaml.load_all(chunk, goyaml.K8S):  # helm reads its output so
             if isinstance(document, dict):
-                documents.append(document)
-                sources.append(source.group(1) if source else "")
+                for item in _flattened(document):
+                    documents.append(item)
+                    sources.append(source.group(1) if source else "")
     return documents, sources
+
+
+def _inside_chart(source: str) -> str:
+    """A `# Source:` path without its leading chart name ("cilium/templates/x.yaml" -> "templates/x.yaml")."""
+    return source.split("/", 1)[1] if "/" in source else source
+
+
+TEXT_SUFFIXES = (".yaml", ".yml", ".tpl", ".txt", ".json", ".conf", ".toml", ".ini", ".lua", ".sh", ".tmpl")
+
+
+def _template_texts(chart: Path, every_file: bool = False) -> dict[str, str]:
+    """The chart's template files (subcharts' too, packaged ones included) by path inside the chart, as
+    helm's `# Source:` names them without the chart name: "templates/x.yaml", "charts/sub/templates/y.tpl".
+    With `every_file`, every text file (files a template may `tpl`, values.yaml, Chart.yaml)."""
+    texts: dict[str, str] = {}
+
+    def add(name: str, data: bytes) -> None:
+        parts = name.split("/")
+        if (every_file or "templates" in parts[:-1]) and parts[-1].endswith(TEXT_SUFFIXES):
+            texts[name] = data.decode("utf-8", "replace")
+
+    def read_archive(archive: tarfile.TarFile, prefix: str) -> None:
+        for member in archive.getmembers():
+            if not member.isfile():
+                continue
+            inner = member.name.split("/", 1)[1] if "/" in member.name else member.name
+            extracted = archive.extractfile(member)
+            if extracted is None:
+                continue
+            data = extracted.read()
+            if inner.endswith(".tgz") and inner.startswith("charts/"):
+                import io
+
+                with tarfile.open(fileobj=io.BytesIO(data)) as nested:
+                    sub = _archive_chart_name(nested) or inner.rsplit("/", 1)[-1].removesuffix(".tgz")
+                    read_archive(nested, f"{prefix}charts/{sub}/")
+                continue
+            add(prefix + inner, data)
+
+    if chart.is_dir():
+        for path in sorted(chart.rglob("*")):
+            if not path.is_file():
+                continue
+            relative = path.relative_to(chart).as_posix()
+            if relative.endswith(".tgz") and relative.startswith("charts/"):
+                with tarfile.open(path) as nested:
+                    sub = _archive_chart_name(nested) or path.name.removesuffix(".tgz")
+                    read_archive(nested, f"charts/{sub}/")
+            else:
+                add(relative, path.read_bytes())
+    else:
+        with tarfile.open(chart) as archive:
+            read_archive(archive, "")
+    return texts
+
+
+def _answer_lookups(chart: Path, objects: dict[str, Any]) -> None:
+    """Rewrite the lookups of an unpacked chart (and its unpacked subcharts) to answer from `objects`: offline,
+    helm template's lookup finds nothing, where helm-controller's finds what the cluster holds at install."""
+    helper = lookup_template(objects)
+    for templates in [chart / "templates", *sorted(chart.glob("charts/*/templates"))]:
+        if not templates.is_dir():
+            continue
+        for path in sorted(templates.rglob("*")):
+            if path.is_file() and path.suffix in (".yaml", ".yml", ".tpl", ".txt"):
+                text = path.read_text(encoding="utf-8", errors="replace")
+                if "lookup" in text:
+                    path.write_text(rewrite_lookups(text), encoding="utf-8")
+        (templates / "_greenfield_lookup.tpl").write_text(helper, encoding="utf-8")
+
+
+def _archive_chart_name(archive: tarfile.TarFile) -> str:
+    top = {member.name.split("/", 1)[0] for member in archive.getmembers() if "/" in member.name}
+    return top.pop() if len(top) == 1 else ""
+
+
+@dataclass(frozen=True)
+class ChartFacts:
+    generating: frozenset[str]  # template paths ("templates/x.yaml") whose output helm generates at install time
+    uses_capabilities: bool
+    uses_lookup: bool = False
+    values: ValuesFacts | None = None  # what the templates read, for unknown values keys
+    asked: frozenset[str] | None = None  # the API versions the templates ask about (None: not only literals)
+
+    def capabilities_key(self, api_versions: tuple[str, ...]) -> list[str]:
+        """What of the API versions can change the output (cache key material)."""
+        if not self.uses_capabilities:
+            return []
+        if self.asked is None:
+            return list(api_versions)
+        return sorted(self.asked & set(api_versions))
+
+
+@dataclass(frozen=True)
+class ValuesFacts:
+    reads: frozenset[tuple[str, ...]]
+    defaults: Any  # the chart's values.yaml
+    subcharts: dict[str, tuple[frozenset[tuple[str, ...]], Any]]  # values key (alias or name) -> reads, defaults
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reads": sorted(self.reads), "defaults": self.defaults,
+                "subcharts": {k: [sorted(r), d] for k, (r, d) in self.subcharts.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ValuesFacts:
+        return cls(frozenset(tuple(r) for r in data["reads"]), data["defaults"],
+                   {k: (frozenset(tuple(r) for r in reads), defaults) for k, (reads, defaults) in
+                    data["subcharts"].items()})
+
+
+def _values_facts(texts: dict[str, str]) -> ValuesFacts:
+    """Reads of the whole chart (its subcharts' and library charts' templates count: conservative), the
+    defaults, and per subchart its own reads and defaults (Chart.yaml conditions and tags are reads too)."""
+    def load(name: str) -> Any:
+        try:
+            return goyaml.load(texts.get(name, ""), goyaml.K8S) or {}  # helm reads chart files so
+        except goyaml.GoYAMLError:
+            return {}
+
+    reads = set(values_reads(texts))
+    meta = load("Chart.yaml")
+    dependencies = [d for d in (meta.get("dependencies") or []) if isinstance(d, dict)] if isinstance(meta, dict) \
+        else []
+    for dependency in dependencies:
+        for condition in str(dependency.get("condition") or "").split(","):
+            if condition.strip():
+                reads.add(tuple(condition.strip().split(".")))
+        reads.update(("tags", str(tag)) for tag in dependency.get("tags") or [])
+    folders = {name.split("/")[1] for name in texts if name.startswith("charts/") and name.count("/") >= 2}
+    keys = {str(d.get("name")): str(d.get("alias") or d.get("name")) for d in dependencies}
+    subcharts: dict[str, tuple[frozenset[tuple[str, ...]], Any]] = {}
+    for folder in sorted(folders):
+        inner = {name.removeprefix(f"charts/{folder}/"): text for name, text in texts.items()
+                 if name.startswith(f"charts/{folder}/")}
+        defaults = inner.get("values.yaml", "")
+        try:
+            parsed = goyaml.load(defaults, goyaml.K8S) or {}
+        except goyaml.GoYAMLError:
+            parsed = {}
+        sub_reads = frozenset(values_reads(inner))
+        for key in {keys.get(folder, folder), *[alias for name, alias in keys.items() if name == folder]}:
+            subcharts[key] = (sub_reads, parsed)
+    return ValuesFacts(frozenset(reads), load("values.yaml"), subcharts)
 
 
 class ChartRenderer:
     """Implements the engine's ChartRenderer with the pinned helm (built lazily, only when a chart is found)."""
 
     def __init__(self, repo: Path, chart_dirs: Sequence[Path] = (), cache_dir: Path | None = None,
-                 use_cache: bool = True, helm_binary: Path | None = None, workers: int = 2) -> None:
+                 use_cache: bool = True, helm_binary: Path | None = None, workers: int = 2,
+                 approximate_dirs: Sequence[Path] = ()) -> None:
         self.repo = repo.resolve()
         self.chart_dirs = [Path(d).resolve() for d in chart_dirs]
+        self.approximate_dirs = [Path(d).resolve() for d in approximate_dirs]
         self.cache_dir = (cache_dir or cache_folder(self.repo)).absolute() / "charts"
         self.store = CacheStore(self.cache_dir)
         self.use_cache = use_cache
         self._helm_binary = helm_binary
         self.workers = workers
         self.stats = {"charts": 0, "cached": 0}
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        # helm processes at once, over every cluster rendering concurrently (each asks render_many itself)
+        self._slots = threading.BoundedSemaphore(max(1, workers))
 
     # -- finding charts ----------------------------------------------------------------------------------
     def locate(self, request: ChartRequest) -> Path | None:
@@ -276,8 +455,11 @@ class ChartRenderer:
         located = [self.locate(request) for request in requests]
         if not any(located) and not any(request.local_path for request in requests):
             return [ChartOutput(found=False) for _ in requests]
-        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            return list(pool.map(self._render_one, requests, located))
+        with ThreadPoolExecutor(max_workers=max(1, self.workers) * 2) as pool:  # helm itself is limited by _slots
+            outputs = list(pool.map(self._render_one, requests, located))
+        for output, chart in zip(outputs, located, strict=True):
+            output.approximate = chart is not None and any(chart.is_relative_to(d) for d in self.approximate_dirs)
+        return outputs
 
     def _render_one(self, request: ChartRequest, chart: Path | None) -> ChartOutput:
         if chart is None and request.local_path:
@@ -326,34 +508,89 @@ class ChartRenderer:
             identity = f"{helm}\0{binary.st_size}\0{binary.st_mtime_ns}"
         except OSError:
             identity = str(helm)
-        digest = hashlib.sha256(f"{CACHE_VERSION}\0{identity}\0".encode())
-        digest.update(json.dumps([request.release, request.namespace, request.values_json, request.include_crds,
-                                  request.kube_version, default_values, request.post_renderers_json,
-                                  request.common_metadata_json, request.origin], sort_keys=True, default=str).encode())
+        chart_digest = hashlib.sha256(f"{CACHE_VERSION}\0{identity}\0".encode())
         for path in files:
             inside = chart.is_dir() and path.is_relative_to(chart)
-            digest.update(path.relative_to(chart).as_posix().encode() if inside else str(path).encode())
-            digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
-        entry_name = f"{digest.hexdigest()[:2]}/{digest.hexdigest()}.json"
+            chart_digest.update(path.relative_to(chart).as_posix().encode() if inside else str(path).encode())
+            chart_digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        facts = self._facts(chart, chart_digest.hexdigest())
+        digest = chart_digest.copy()
+        digest.update(json.dumps([request.release, request.namespace, request.values_json, request.include_crds,
+                                  request.kube_version, default_values, request.post_renderers_json,
+                                  request.common_metadata_json, request.origin, request.include_tests,
+                                  # API versions change the output only of charts that ask .Capabilities
+                                  facts.capabilities_key(request.api_versions),
+                                  # and what lookups find, only those that look objects up
+                                  request.lookup_json if facts.uses_lookup else "{}"],
+                                 sort_keys=True, default=str).encode())
+        key = digest.hexdigest()
+        with self._lock:  # one render per key at a time: the second cluster asking waits and reads the cache
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            return self._render_cached(request, chart, helm, display, inputs, default_values, bool(dependencies),
+                                       facts, key)
+
+    def _render_cached(self, request: ChartRequest, chart: Path, helm: Path, display: str, inputs: list[str],
+                       default_values: dict[str, Any] | None, dependencies: bool, facts: ChartFacts, key: str
+                       ) -> ChartOutput:
+        entry_name = f"{key[:2]}/{key}.json"
+        output: ChartOutput | None = None
         if self.use_cache:
             text = self.store.read(entry_name)  # None: missing, or forged/corrupt (does not verify)
             try:
                 entry = json.loads(text) if text is not None else None
                 if entry is not None:
-                    self.stats["cached"] += 1
-                    return ChartOutput(found=True, documents=entry["documents"], sources=entry["sources"],
-                                       file=display, error=entry["error"], inputs=inputs, cached=True)
+                    output = ChartOutput(found=True, documents=entry["documents"], sources=entry["sources"],
+                                         file=display, error=entry["error"], inputs=inputs, cached=True,
+                                         crds=entry["crds"], generated=entry["generated"])
+                    with self._lock:
+                        self.stats["cached"] += 1
+            except (ValueError, KeyError, TypeError):
+                output = None
+        if output is None:
+            with self._slots:
+                output = self._template(request, chart, helm, display, inputs, default_values, dependencies, facts)
+            with self._lock:
+                self.stats["charts"] += 1
+            if self.use_cache:
+                if holds_plaintext_secret(output.documents):  # a chart's Secret (values): never stored
+                    register_secrets(output.documents)
+                else:
+                    self.store.write(entry_name, json.dumps(
+                        {"documents": output.documents, "sources": output.sources, "error": output.error,
+                         "crds": output.crds, "generated": output.generated}, default=str))
+        output.uses_capabilities = facts.uses_capabilities
+        output.asked_api_versions = None if facts.asked is None else tuple(sorted(facts.asked))
+        if facts.values is not None and not output.error:
+            output.unknown_values = unknown_values(
+                request.values, set(facts.values.reads), facts.values.defaults,
+                {key: (set(reads), defaults) for key, (reads, defaults) in facts.values.subcharts.items()})
+        return output
+
+    def _facts(self, chart: Path, chart_key: str) -> ChartFacts:
+        """What the chart's templates do (read once per chart content, kept in the cache)."""
+        name = f"facts/{chart_key}.json"
+        if self.use_cache:
+            try:
+                text = self.store.read(name)
+                entry = json.loads(text) if text is not None else None
+                if entry is None:
+                    raise ValueError("no entry")
+                asked = entry["asked"]
+                return ChartFacts(frozenset(entry["generating"]), bool(entry["uses_capabilities"]),
+                                  bool(entry["uses_lookup"]), ValuesFacts.from_json(entry["values"]),
+                                  None if asked is None else frozenset(asked))
             except (ValueError, KeyError, TypeError):
                 pass
-        output = self._template(request, chart, helm, display, inputs, default_values, bool(dependencies))
-        self.stats["charts"] += 1
-        if self.use_cache:
-            if holds_plaintext_secret(output.documents):  # a chart's Secret (values): never stored
-                register_secrets(output.documents)
-            else:
-                self.store.write(entry_name, json.dumps({"documents": output.documents, "sources": output.sources,
-                                                         "error": output.error}, default=str))
-        return output
+        texts = _template_texts(chart)
+        facts = ChartFacts(frozenset(generating_templates(texts)), uses_capabilities(texts), uses_lookup(texts),
+                           _values_facts(_template_texts(chart, every_file=True)), asked_api_versions(texts))
+        if self.use_cache and facts.values is not None:
+            self.store.write(name, json.dumps(
+                {"generating": sorted(facts.generating), "uses_capabilities": facts.uses_capabilities,
+                 "uses_lookup": facts.uses_lookup, "values": facts.values.to_json(),
+                 "asked": None if facts.asked is None else sorted(facts.asked)}, default=str))
+        return facts
 
     # -- valuesFiles (source-controller's chart builders) ------------------------------------------------
     def _values_files(self, request: ChartRequest, chart: Path) -> tuple[dict[str, Any], list[str]]:
@@ -390,7 +627,8 @@ class ChartRenderer:
         return merged, read
 
     def _template(self, request: ChartRequest, chart: Path, helm: Path, display: str, inputs: list[str],
-                  default_values: dict[str, Any] | None = None, dependencies: bool = False) -> ChartOutput:
+                  default_values: dict[str, Any] | None = None, dependencies: bool = False,
+                  facts: ChartFacts | None = None) -> ChartOutput:
         from greenfield.adapters.helm import Helm
 
         try:
@@ -399,8 +637,11 @@ class ChartRenderer:
             home = Path(tempfile.mkdtemp(prefix="greenfield-helm-home-"))
         with tempfile.TemporaryDirectory(prefix="greenfield-chart-") as scratch:
             target = chart
-            if default_values is not None or dependencies:
+            answer_lookups = facts is not None and facts.uses_lookup and request.lookup_json != "{}"
+            if default_values is not None or dependencies or answer_lookups:
                 target = _chart_copy(chart, Path(scratch), anchor_dependencies=dependencies)
+            if answer_lookups:
+                _answer_lookups(target, json.loads(request.lookup_json))
             if dependencies:
                 code, message = Helm(str(helm)).dependency_update(target, home=home)
                 if code != 0:
@@ -415,7 +656,8 @@ class ChartRenderer:
                                                     encoding="utf-8")
             code, stdout, stderr = Helm(str(helm)).template_raw(
                 request.release, str(target), request.namespace, request.values, include_crds=request.include_crds,
-                kube_version=request.kube_version, home=home)
+                kube_version=request.kube_version, home=home, api_versions=request.api_versions,
+                skip_tests=not request.include_tests)
             if code != 0:
                 message = (stderr or stdout).strip().replace(str(target), display).replace(str(chart), display)
                 return ChartOutput(found=True, file=display, inputs=inputs, error=message or f"helm exited {code}")
@@ -432,4 +674,7 @@ class ChartRenderer:
         for source in sources:
             relative = source.split("/", 1)[1] if "/" in source else ""  # "<chart>/templates/x.yaml"
             files.append(f"{display}/{relative}" if chart.is_dir() and relative else display)
-        return ChartOutput(found=True, documents=documents, sources=files, file=display, inputs=inputs)
+        generating = facts.generating if facts is not None else frozenset()
+        return ChartOutput(found=True, documents=documents, sources=files, file=display, inputs=inputs,
+                           crds=[_is_chart_crd(source) for source in sources],
+                           generated=[_inside_chart(source) in generating for source in sources])

@@ -163,6 +163,10 @@ def _split_api_version(api_version: str) -> tuple[str, str]:
     return group, version
 
 
+NOT_RESOURCES = frozenset({"DeleteOptions", "WatchEvent", "Status", "APIGroup", "APIVersions", "APIResourceList",
+                           "APIGroupList"})
+
+
 class BuiltinSchemas:
     """Strict schemas of the built-in kinds of one Kubernetes version, compiled on first use."""
 
@@ -213,6 +217,19 @@ class BuiltinSchemas:
                     self.source, {str(document.get("$id", "")): document, DEFINITIONS_URI: self.definitions()})
         self._compiled[key] = compiled
         return compiled
+
+    def served_api_versions(self) -> tuple[str, ...]:
+        """What this version's discovery lists for built-in kinds: "group/version" and "group/version/Kind"
+        (helm's capabilities as helm-controller sees them from a live API server)."""
+        served: set[str] = set()
+        for document in (self.definitions().get("$defs") or {}).values():
+            for gvk in document.get("x-kubernetes-group-version-kind") or []:
+                kind = str(gvk.get("kind") or "")
+                if not kind or kind in NOT_RESOURCES or kind.endswith("List"):
+                    continue
+                group_version = f"{gvk['group']}/{gvk['version']}" if gvk.get("group") else str(gvk["version"])
+                served.update((group_version, f"{group_version}/{kind}"))
+        return tuple(sorted(served))
 
     def known_versions(self, kind: str) -> tuple[str, ...]:
         """apiVersions that have a built-in schema for this kind (for "did you mean" hints)."""

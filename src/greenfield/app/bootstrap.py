@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from greenfield.adapters import yamlio
+from greenfield.adapters.charts import chart_identity
 from greenfield.adapters.command import Command
 from greenfield.adapters.gotools import FLEET_TOOLS, FLUX_CONTROLLER_TOOLS, GoTools
 from greenfield.adapters.helm import Helm
@@ -42,6 +43,7 @@ from greenfield.core.bootstrap import (
     Definitions,
     PhasePlan,
     PlanError,
+    ReleasePlan,
     TargetKind,
     build_plan,
     parse_definitions,
@@ -422,6 +424,9 @@ class Bootstrap:
             if not ref.helmrelease:
                 continue  # a Kustomization-owned bundle (Gateway API from git): applied by its owner's source
             release = resolve_release(self.render(), ref)
+            if self.options.target == "local" and self._real_chart(release.chart, release.version) is None:
+                raise InputError(f"chart {release.chart} {release.version} is in no chart folder: its CRDs cannot be "
+                                 "templated", path=str(ref), hint="pass --crd-source schemas (the schema catalog)")
             chart = self._chart(release.chart, release.version, release.source_url)
             documents = self._helm().template(release.release_name, chart, release.version, release.namespace,
                                               release.values, include_crds=True, home=self.helm_home)
@@ -457,21 +462,68 @@ class Bootstrap:
         api = self.api()
         return Helm(str(self.tools.binary("helm")), api.kubeconfig, api.context)
 
+    def chart_folders(self) -> list[Path]:
+        """Where real charts are: --chart-dir, else the chart folders platform.yaml names (that exist)."""
+        if self.options.chart_dir is not None:
+            return [self.options.chart_dir]
+        folders = [Path(os.path.normpath(self.repo / folder.path)) for folder in self.inventory.chart_folders()]
+        return [folder for folder in folders if folder.is_dir()]
+
+    def _real_chart(self, chart: str, version: str) -> Path | None:
+        for folder in self.chart_folders():
+            for name in dict.fromkeys([f"{chart}-{version}", f"{chart}-{chart_version(version)}"]):
+                for candidate in (folder / name, folder / f"{name}.tgz"):
+                    if candidate.exists():
+                        return candidate
+            if (folder / chart).is_dir() and chart_identity(folder / chart).endswith(f"-{chart_version(version)}"):
+                return folder / chart
+        return None
+
     def _chart(self, chart: str, version: str, source_url: str) -> str:
-        folder = self.options.chart_dir
-        if folder is None and self.options.target == "local":
-            folder = self.repo / ".greenfield" / "stand-in-charts"
-            build_standin(folder, chart, version)
-        if folder is not None:
-            for candidate in (folder / f"{chart}-{chart_version(version)}", folder / f"{chart}-{chart_version(version)}.tgz",
-                              folder / chart):
-                if candidate.exists():
-                    return str(candidate)
-            raise InputError(f"chart {chart} {version} not found", path=str(folder),
+        """The chart to install: the real one from a chart folder; on the local target (no registry) a stand-in
+        only for a chart that is not available; otherwise the registry's."""
+        real = self._real_chart(chart, version)
+        if real is not None:
+            return str(real)
+        if self.options.chart_dir is not None:
+            raise InputError(f"chart {chart} {version} not found", path=str(self.options.chart_dir),
                              hint=f"add {chart}-{chart_version(version)}/ or .tgz")
+        if self.options.target == "local":
+            folder = self.repo / ".greenfield" / "stand-in-charts"
+            return str(build_standin(folder, chart, version))
         if source_url.startswith("oci://"):
             return source_url if source_url.rstrip("/").endswith("/" + chart) else f"{source_url.rstrip('/')}/{chart}"
         return f"{source_url.rstrip('/')}/{chart}-{chart_version(version)}.tgz"
+
+    def _wanted_chart(self, chart: str, version: str) -> str:
+        """`<name>-<version>` as helm lists the release once installed (the real chart's own Chart.yaml)."""
+        real = self._real_chart(chart, version)
+        return chart_identity(real) if real is not None else f"{chart}-{chart_version(version)}"
+
+    def _release_namespaces(self, release: ReleasePlan) -> list[dict[str, Any]]:
+        """The Namespaces (as git has them, PSA labels and all) that the release's chart puts objects in but does
+        not create: in GitOps a parent Kustomization applied them first; here phase 2 does, before helm."""
+        render = self.render()
+        key = release.ref.removeprefix("HelmRelease/")
+        used = {release.namespace} | {obj.namespace for obj in render.objects if obj.release == key and obj.namespace}
+        created = {obj.name for obj in render.objects if obj.release == key and obj.kind == "Namespace"}
+        wanted = []
+        for obj in render.objects:
+            if obj.kind == "Namespace" and not obj.release and obj.name in used - created:
+                owner = obj.kustomization.split("/", 1) if "/" in obj.kustomization else ["flux-system", ""]
+                body = _clean(obj.body)
+                wanted.append(_flux_labelled(body, owner[0], owner[1]) if owner[1] else body)
+        return sorted(wanted, key=lambda body: str(body["metadata"]["name"]))
+
+    def standin_releases(self) -> list[str]:
+        """Core releases whose chart is in no chart folder (stand-ins on the local target)."""
+        missing = []
+        for ref in self.definitions.core:
+            if ref.helmrelease:
+                release = resolve_release(self.render(), ref)
+                if self._real_chart(release.chart, release.version) is None:
+                    missing.append(f"{release.chart} {release.version}")
+        return missing
 
     def phase_core(self) -> PhaseResult:
         result = PhaseResult("core", PHASE_STORY["core"], "unchanged")
@@ -481,16 +533,22 @@ class Bootstrap:
             if ref.helmrelease:
                 release = resolve_release(self.render(), ref)
                 current = helm.release(release.release_name, release.namespace, home=self.helm_home)
-                wanted_chart = f"{release.chart}-{chart_version(release.version)}"
+                wanted_chart = self._wanted_chart(release.chart, release.version)
                 if (current and current["chart"] == wanted_chart and current["values"] == release.values
                         and current["status"] == "deployed"):
                     installed.append(f"{release.release_name}={release.version} (unchanged)")
                     continue
+                if self._apply_objects("core", self._release_namespaces(release)):
+                    result.status = "done"
                 self.progress("core", f"helm upgrade --install {release.release_name} {release.version}")
                 chart = self._chart(release.chart, release.version, release.source_url)
                 # with no CRDs in this phase: phase 0 put them in place, the post-renderer drops any the chart templates
+                # the local target runs no pods (no kubelet): a chart's hook Jobs (cert-manager's startupapicheck)
+                # would never complete (helm would wait for them until it times out), and its admission webhooks
+                # would have nothing to serve them (every request they match would fail)
+                local = self.options.target == "local"
                 helm.upgrade_install(release.release_name, chart, release.version, release.namespace, release.values,
-                                     home=self.helm_home, wait=self.options.target == "talos")
+                                     home=self.helm_home, wait=not local, hooks=not local, webhooks=not local)
                 result.status = "done"
                 result.changes.append(f"installed {release.release_name} {release.version}")
                 installed.append(f"{release.release_name}={release.version}")
@@ -653,10 +711,11 @@ class Bootstrap:
             # greenfield applied the desired state itself: the Flux handover is not proven on this target
             by_story["STORY-BOOT-CORE"].append({"name": "Flux took over from git", "result": "skipped",
                                                 "detail": "no Flux controllers on this target (local up --with-flux)"})
-        if self.options.target == "local" and self.options.chart_dir is None and "STORY-BOOT-CORE" in by_story:
+        standins = self.standin_releases() if self.options.target == "local" else []
+        if standins and "STORY-BOOT-CORE" in by_story:
             by_story["STORY-BOOT-CORE"].append({"name": "upstream charts installed", "result": "skipped",
-                                                "detail": "stand-in charts on the local target (--chart-dir DIR "
-                                                          "installs real ones)"})
+                                                "detail": "stand-in charts on the local target for "
+                                                          f"{', '.join(standins)} (not in a chart folder)"})
         for rejection in report.rejected[:50]:
             by_story.setdefault("STORY-BOOT-CORE", []).append(
                 {"name": "server-side dry-run", "result": "fail", "detail": rejection[:500]})

@@ -24,7 +24,7 @@ from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender
 from greenfield.core.repo_config import normalise_url, split_source
 from greenfield.core.sources import RepositoryCopy
-from greenfield.errors import InputError, quoted
+from greenfield.errors import GreenfieldError, InputError, quoted
 
 # a folder name: no path separators, not `.` or `..`
 CLUSTER_ARGUMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$")
@@ -47,6 +47,7 @@ class RenderOptions:
     strict: bool = False
     workers: int = DEFAULT_WORKERS
     chart_dirs: list[Path] = field(default_factory=list)  # --chart-dir: charts supplied locally
+    approximate_chart_dirs: list[Path] = field(default_factory=list)  # of those, folders of approximate charts
     kube_version: str = ""  # helm template --kube-version
     render_charts: bool = True
     prefetch: Prefetch | None = None  # builds started before the run got here (the CLI starts it first thing)
@@ -165,6 +166,26 @@ def load_sources(files: list[Path]) -> list[dict[str, Any]]:
     return sources
 
 
+def check_chart_dirs(folders: list[Path]) -> None:
+    """A configured chart folder that does not exist is an error (not silently no charts)."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise InputError("chart folder not found", path=str(folder),
+                             hint="fix --chart-dir or the charts: list of platform.yaml / .greenfield.yaml")
+
+
+def builtin_api_versions(kube_version: str) -> tuple[str, ...]:
+    """The built-in API versions (kind-qualified too) helm's capabilities list for this Kubernetes version."""
+    if not kube_version:
+        return ()
+    from greenfield.adapters.schemas import builtin_schemas
+
+    try:
+        return builtin_schemas(kube_version).served_api_versions()
+    except (OSError, ValueError, GreenfieldError):
+        return ()  # no built-in schemas for it: helm's own defaults
+
+
 def load_in_cluster(files: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Config `in_cluster:` files: (ConfigMaps/Secrets, every other object) that exist only in the cluster."""
     sources: list[dict[str, Any]] = []
@@ -247,8 +268,10 @@ def render_repository(repo: Path, targets: list[ClusterTarget], options: RenderO
     if options.render_charts:
         from greenfield.adapters.charts import ChartRenderer
 
+        check_chart_dirs(options.chart_dirs)
         engine_options.charts = ChartRenderer(repo, options.chart_dirs, cache_dir, use_cache=options.use_cache,
-                                              workers=options.workers)
+                                              workers=options.workers, approximate_dirs=options.approximate_chart_dirs)
+        engine_options.api_versions = builtin_api_versions(options.kube_version)
     memo = None
     if options.use_cache:
         memo = RenderMemo(options.memo_dir or cache_dir)

@@ -10,7 +10,7 @@ from typing import Any
 from greenfield.app.plan import load_catalog, load_seeds, present_paths, read_evidence
 from greenfield.app.schedule import default_schedule
 from greenfield.core.findings import Finding
-from greenfield.core.model import ClusterRender
+from greenfield.core.model import ClusterRender, chart_status
 from greenfield.core.plan.board import Board, KustomizationInfo, build_board
 from greenfield.core.plan.catalog import Catalog
 from greenfield.core.plan.schedule import Strategy
@@ -96,6 +96,10 @@ def story_board(repo: Path, cluster: str | None = None, schedule: str = "v3",
     kustomizations = ({name: kustomization_info(render) for name, render in run.renders.items()}
                       if run.findings is not None else None)
     notes = [run.note] if run.note else []
+    if run.renders:
+        charts = chart_status(run.renders)
+        if charts.releases:
+            notes.append(f"charts: {charts.line()}")
     board = build_board(catalog, present_paths(repo, catalog), run.findings, kustomizations, known_rules(),
                         read_evidence(repo, catalog), plan, schedule, cluster, notes)
     return board, run

@@ -47,6 +47,9 @@ class ValidateOptions:
     rule_options: dict[str, Any] = field(default_factory=dict)
     only_rules: list[str] = field(default_factory=list)  # rule id prefixes (default: all)
     chart_dirs: list[Path] = field(default_factory=list)  # --chart-dir: folders of <name>-<version>[.tgz] charts
+    # chart folders whose charts are not built from the pinned release (results labelled approximate)
+    approximate_chart_dirs: list[Path] = field(default_factory=list)
+    configured_charts: bool = True  # without chart_dirs: the folders platform.yaml names (`charts:`)
     require_charts: bool = False  # a chart that is not available locally is a warning
     prefetch: Prefetch | None = None  # builds the CLI started before importing the rest (see app/prefetch.py)
     config_file: Path | None = None  # --config: the repository config file (default <repo>/.greenfield.yaml)
@@ -177,7 +180,21 @@ def repository_rule_options(repo: Path, inventory: Inventory | None, given: dict
             derived["bootstrap_crd_groups"] = sorted(bootstrap_groups([yamlio.load_file(definitions)]))
     if inventory is not None:
         derived["spire_enabled"] = inventory.platform.features.spire
+        # Talos' default admission configuration (the platform runs Talos): PodSecurity enforces baseline where a
+        # namespace has no label, and exempts kube-system
+        derived["psa_default_level"] = "baseline"
+        derived["psa_exempt_namespaces"] = ["kube-system"]
     return {**derived, **given}
+
+
+def chart_folders(repo: Path, inventory: Inventory | None, options: ValidateOptions) -> tuple[list[Path], list[Path]]:
+    """The chart folders to render with, and which of them are approximate: --chart-dir when given (it wins),
+    else the `charts:` of platform.yaml (relative to it)."""
+    if options.chart_dirs or not options.configured_charts or inventory is None:
+        return list(options.chart_dirs), list(options.approximate_chart_dirs)
+    folders = inventory.chart_folders()
+    return ([Path(os.path.normpath(repo / folder.path)) for folder in folders],
+            [Path(os.path.normpath(repo / folder.path)) for folder in folders if folder.approximate])
 
 
 def _not_built_reason(node: Any) -> str:
@@ -324,10 +341,13 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
         config.strict_schemas or house_rules)
     if options.schema:
         _check_schema_version(schema_version)  # an unsupported version fails before anything is rendered
+    chart_dirs, approximate = chart_folders(repo, inventory, options)
     render_options = RenderOptions(cluster_paths=options.cluster_paths, substitute_from=options.substitute_from,
                                    cache_dir=cache_dir, use_cache=options.use_cache,
                                    strict=options.strict_substitution,
-                                   chart_dirs=[*options.chart_dirs, *(loaded.path(c) for c in config.charts)],
+                                   chart_dirs=[*chart_dirs, *(loaded.path(c) for c in config.charts
+                                                              if options.configured_charts)],
+                                   approximate_chart_dirs=approximate,
                                    kube_version=version, prefetch=options.prefetch,
                                    in_cluster=[loaded.path(f) for f in config.in_cluster],
                                    sources=_source_copies(loaded))
@@ -362,7 +382,8 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
 
     step = time.perf_counter()
     given = {"require_charts": options.require_charts, "house_rules": house_rules, "rules": rules,
-             "rule_severity": dict(config.rules), "strict_schemas": strict_schemas, **options.rule_options}
+             "kubernetes_version": version, "rule_severity": dict(config.rules), "strict_schemas": strict_schemas,
+             **options.rule_options}
     context = RuleContext(renders=renders, inventory=inventory, settings=settings,
                           options=repository_rule_options(repo, inventory, given))
     findings = run_rules(context, options.only_rules or None, rule_clusters)

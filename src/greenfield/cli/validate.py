@@ -16,6 +16,7 @@ from rich.table import Table
 from greenfield.app.prefetch import Prefetch
 from greenfield.cli.common import cell, console, line, progress, repo_option, say, styled
 from greenfield.core.findings import Finding, Severity
+from greenfield.core.model import chart_status
 from greenfield.errors import InputError
 
 if TYPE_CHECKING:
@@ -77,9 +78,9 @@ def print_text(report: ValidationReport) -> None:
                f"{counts[Severity.INFO]} info in {total:.2f}s "
                f"({int(report.timings.get('builds', 0))} kustomize builds, "
                f"{int(report.timings.get('cached_builds', 0))} cached)")
-    charts = [info for render in report.renders.values() for info in render.helm_releases.values()]
-    if any(info.rendered for info in charts):
-        summary += f"; {sum(info.rendered for info in charts)}/{len(charts)} HelmRelease chart(s) rendered"
+    charts = chart_status(report.renders)
+    if charts.rendered or charts.failed:
+        summary += f"; {charts.line()}"
     if report.changed_files is not None:
         summary += f"; --changed-since: {len(report.changed_files)} changed file(s)"
     for note in report.notes:
@@ -161,6 +162,8 @@ def command(
     chart_dir: list[Path] = typer.Option([], "--chart-dir",
                                          help="Folder of Helm charts (<name>-<version>/, <name>-<version>.tgz or "
                                               "<name>/) to render HelmReleases with (repeatable)."),
+    no_charts: bool = typer.Option(False, "--no-charts",
+                                   help="Render no chart of the configured chart folders (platform.yaml charts:)."),
     require_charts: bool = typer.Option(False, "--require-charts",
                                         help="Warn about every HelmRelease whose chart is not available locally."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display (there is none in CI or off a tty)."),
@@ -189,7 +192,7 @@ def command(
                               strict_substitution=strict_substitution, chart_dirs=chart_dir,
                               require_charts=require_charts, prefetch=prefetch, config_file=config,
                               strict_schemas=True if strict_schemas else None, house_rules=house_rules,
-                              rules=_rule_overrides(rule))
+                              rules=_rule_overrides(rule), configured_charts=not no_charts)
     try:
         with progress("greenfield validate: rendering and checking", quiet):
             report = validate_repository(root, cluster, options)

@@ -144,6 +144,14 @@ class ChartRequest:
     post_renderers_json: str = "[]"
     common_metadata_json: str = "{}"
     origin: tuple[str, str] = ("", "")  # the HelmRelease's namespace and name
+    # helm template --api-versions: what the cluster's discovery would serve ("group/version" and
+    # "group/version/Kind"), as helm-controller's capabilities give it: built-in kinds and every CRD rendered
+    api_versions: tuple[str, ...] = ()
+    # what helm's `lookup` finds when helm-controller installs the release ("apiVersion/kind/namespace/name" ->
+    # object, JSON): the Secrets/ConfigMaps applied before it (its Kustomization's dependencies and ancestors)
+    lookup_json: str = "{}"
+    # helm-controller runs a chart's test hooks only with spec.test.enable: otherwise they are never applied
+    include_tests: bool = False
 
     @property
     def values(self) -> dict[str, Any]:
@@ -161,6 +169,12 @@ class ChartOutput:
     skipped: str = ""  # why a found chart was not templated (helm not available, ...)
     inputs: list[str] = field(default_factory=list)  # repository-relative chart files (for --changed-since)
     cached: bool = False
+    crds: list[bool] = field(default_factory=list)  # per document: a file of the chart's crds/ folder
+    generated: list[bool] = field(default_factory=list)  # per document: helm generates it at install time
+    uses_capabilities: bool = False  # the templates read .Capabilities.APIVersions (api_versions matter)
+    asked_api_versions: tuple[str, ...] | None = None  # what they ask about, when only literals (else None)
+    approximate: bool = False  # the chart is not built from the pinned release (results are approximate)
+    unknown_values: list[str] = field(default_factory=list)  # value paths no template reads, not in values.yaml
 
 
 class ChartRenderer(Protocol):
@@ -173,6 +187,7 @@ class EngineOptions:
     extra_sources: list[dict[str, Any]] = field(default_factory=list)  # --substitute-from objects
     charts: ChartRenderer | None = None  # renders charts found locally / in --chart-dir (None: never render)
     kube_version: str = ""  # helm template --kube-version
+    api_versions: tuple[str, ...] = ()  # built-in "group/version[/Kind]" the API server serves (helm --api-versions)
     # cluster -> a store of substituted Kustomization outputs (JSON texts) kept between runs by the caller:
     # re-substituting an unchanged build with unchanged variables gives the same objects and notes
     substitution_memo: Callable[[str], MutableMapping[str, str]] | None = None
@@ -983,25 +998,28 @@ class _ClusterRun:
             self._render_charts(self.options.charts)
 
     def _render_charts(self, charts: ChartRenderer) -> None:
-        """Template every chart the renderer can find; their objects join the HelmRelease's Kustomization."""
+        """Template every chart the renderer can find; their objects join the HelmRelease's Kustomization.
+
+        helm gets the API versions the cluster would serve: built-in ones and those of every CRD of the tree;
+        when the charts render CRDs of their own, the charts that ask .Capabilities are templated again with
+        those too (in the cluster every CRD exists once its release is installed)."""
         releases = [info for info in self.render.helm_releases.values() if info.chart or info.chart_path]
         if not releases:
             return
-        requests = []
-        for info in releases:
-            spec = _as_dict(info.body.get("spec"))
-            install = _as_dict(spec.get("install"))
-            requests.append(ChartRequest(
-                release=info.release_name, namespace=info.release_namespace,
-                chart=info.chart.rstrip("/").rsplit("/", 1)[-1], version=info.version, local_path=info.chart_path,
-                values_json=json.dumps(info.values, sort_keys=True, default=str),
-                include_crds=str(install.get("crds") or "Create") != "Skip", kube_version=self.options.kube_version,
-                values_files=tuple(info.values_files), ignore_missing_values_files=info.ignore_missing_values_files,
-                post_renderers_json=json.dumps(_kustomize_post_renderers(spec), sort_keys=True),
-                common_metadata_json=json.dumps(_as_dict(spec.get("commonMetadata")), sort_keys=True),
-                origin=(info.key.namespace, info.key.name)))
-        nodes = {("" if node.synthetic else str(node.key)): node for node in self.render.kustomizations.values()}
+        served = api_versions(self.options.api_versions, (obj.body for obj in self.render.objects))
+        requests = [self._chart_request(info, served) for info in releases]
         outputs = charts.render_many(requests)
+        rendered_crds = [d for output in outputs for d in output.documents if _is_crd_body(d)]
+        more = api_versions(served, rendered_crds)
+        if len(more) > len(served):
+            added = set(more) - set(served)
+            again = [index for index, output in enumerate(outputs) if output.uses_capabilities and (
+                output.asked_api_versions is None or added & set(output.asked_api_versions))]
+            if again:
+                redone = charts.render_many([replace(requests[index], api_versions=more) for index in again])
+                for index, output in zip(again, redone, strict=True):
+                    outputs[index] = output
+        nodes = {("" if node.synthetic else str(node.key)): node for node in self.render.kustomizations.values()}
         scopes = self._scopes(body for output in outputs for body in output.documents)
         for info, output in zip(releases, outputs, strict=True):
             node = nodes.get(info.kustomization)
@@ -1010,6 +1028,7 @@ class _ClusterRun:
             if not output.found:
                 continue
             info.chart_file = output.file
+            info.chart_approximate = output.approximate
             if output.skipped:
                 info.chart_skipped = output.skipped
                 continue
@@ -1017,20 +1036,113 @@ class _ClusterRun:
                 info.chart_error = output.error
                 continue
             info.rendered = True
+            info.unknown_values = list(output.unknown_values)
             if node is None:
                 continue
             origin = posixpath.basename(info.chart_path) if info.chart_path else info.chart
             origin += f"-{info.version}" if info.version else ""
             origin += f" (HelmRelease {info.key})"
             sources = output.sources + [output.file] * (len(output.documents) - len(output.sources))
-            for body, source in zip(output.documents, sources, strict=False):
+            crds = output.crds + [False] * (len(output.documents) - len(output.crds))
+            generated = output.generated + [False] * (len(output.documents) - len(output.generated))
+            for body, source, crd, made in zip(output.documents, sources, crds, generated, strict=False):
                 body = json.loads(json.dumps(body))
                 metadata = body.setdefault("metadata", {})
                 if isinstance(metadata, dict) and not metadata.get("namespace") and scopes.cluster_scoped(
                         api_group(str(body.get("apiVersion", ""))), str(body.get("kind", ""))) is not True:
                     metadata["namespace"] = info.release_namespace
                 node.objects.append(RenderedObject(body=body, cluster=self.cluster, kustomization=info.kustomization,
-                                                   file=source or output.file, chart=origin))
+                                                   file=source or output.file, chart=origin, release=str(info.key),
+                                                   chart_crd=crd, install_generated=made))
+
+    def _chart_request(self, info: HelmReleaseInfo, served: tuple[str, ...]) -> ChartRequest:
+        spec = _as_dict(info.body.get("spec"))
+        install = _as_dict(spec.get("install"))
+        return ChartRequest(
+            release=info.release_name, namespace=info.release_namespace,
+            chart=info.chart.rstrip("/").rsplit("/", 1)[-1], version=info.version, local_path=info.chart_path,
+            values_json=json.dumps(info.values, sort_keys=True, default=str),
+            include_crds=str(install.get("crds") or "Create") != "Skip", kube_version=self.options.kube_version,
+            values_files=tuple(info.values_files), ignore_missing_values_files=info.ignore_missing_values_files,
+            post_renderers_json=json.dumps(_kustomize_post_renderers(spec), sort_keys=True),
+            common_metadata_json=json.dumps(_as_dict(spec.get("commonMetadata")), sort_keys=True),
+            origin=(info.key.namespace, info.key.name), api_versions=served,
+            lookup_json=json.dumps(self._existing_before(info.kustomization), sort_keys=True),
+            include_tests=_as_dict(spec.get("test")).get("enable") is True)
+
+    def _existing_before(self, kustomization: str) -> dict[str, Any]:
+        """Secrets and ConfigMaps that exist once the Kustomizations applied before `kustomization` are ready
+        (its dependsOn, transitively, and its ancestors): what a lookup at install time finds. Secrets an
+        ExternalSecret creates have its keys (values unknown offline); SOPS-encrypted data is opaque."""
+        nodes = {("" if node.synthetic else str(node.key)): node for node in self.render.kustomizations.values()}
+        start = nodes.get(kustomization)
+        if start is None:
+            return {}
+        seen: set[NamespacedName] = set()
+        pending = [*start.depends_on, *([start.parent] if start.parent is not None else [])]
+        while pending:
+            key = pending.pop()
+            if key in seen or key not in self.render.kustomizations:
+                continue
+            seen.add(key)
+            node = self.render.kustomizations[key]
+            pending.extend(node.depends_on)
+            if node.parent is not None:
+                pending.append(node.parent)
+        found: dict[str, Any] = {}
+        for key in sorted(seen):
+            for obj in self.render.kustomizations[key].objects:
+                for body in _lookup_bodies(obj):
+                    metadata = _as_dict(body.get("metadata"))
+                    found[f"{body['apiVersion']}/{body['kind']}/{metadata.get('namespace', '')}/"
+                          f"{metadata.get('name', '')}"] = body
+        return found
+
+
+OFFLINE_VALUE = base64.b64encode(b"greenfield-offline-placeholder").decode()
+
+
+def _lookup_bodies(obj: RenderedObject) -> list[dict[str, Any]]:
+    """The Secret/ConfigMap an object is or makes in the cluster, as a lookup returns it."""
+    metadata = {"name": obj.name, "namespace": obj.namespace}
+    if obj.kind in ("Secret", "ConfigMap") and api_group(obj.api_version) == "":
+        data = _as_dict(obj.body.get("data"))
+        if obj.kind == "Secret":
+            data = {key: OFFLINE_VALUE if obj.encrypted else value for key, value in data.items()}
+            data.update({key: OFFLINE_VALUE if obj.encrypted else base64.b64encode(str(value).encode()).decode()
+                         for key, value in _as_dict(obj.body.get("stringData")).items()})
+        return [{"apiVersion": "v1", "kind": obj.kind, "metadata": metadata, "data": data}]
+    if obj.kind == "ExternalSecret" and api_group(obj.api_version) == "external-secrets.io":
+        target = _as_dict(obj.spec.get("target"))
+        keys = [str(item.get("secretKey")) for item in obj.spec.get("data") or []
+                if isinstance(item, dict) and item.get("secretKey")]
+        keys += [str(key) for key in _as_dict(_as_dict(target.get("template")).get("data"))]
+        return [{"apiVersion": "v1", "kind": "Secret",
+                 "metadata": {**metadata, "name": str(target.get("name") or obj.name)},
+                 "data": {key: OFFLINE_VALUE for key in keys}}]
+    return []
+
+
+def _is_crd_body(body: Mapping[str, Any]) -> bool:
+    return str(body.get("kind", "")) == "CustomResourceDefinition" and \
+        api_group(str(body.get("apiVersion", ""))) == "apiextensions.k8s.io"
+
+
+def api_versions(base: Iterable[str], bodies: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """`base` plus "group/version" and "group/version/Kind" of every served version of the CRDs among
+    `bodies`: what discovery lists once they are installed (sorted, no duplicates)."""
+    served = set(base)
+    for body in bodies:
+        if not _is_crd_body(body):
+            continue
+        spec = _as_dict(body.get("spec"))
+        group, kind = str(spec.get("group") or ""), str(_as_dict(spec.get("names")).get("kind") or "")
+        for version in spec.get("versions") or []:
+            if isinstance(version, dict) and version.get("name") and version.get("served") is not False and group:
+                served.add(f"{group}/{version['name']}")
+                if kind:
+                    served.add(f"{group}/{version['name']}/{kind}")
+    return tuple(sorted(served))
 
 
 def _kustomize_post_renderers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:

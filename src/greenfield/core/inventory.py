@@ -230,9 +230,21 @@ class Shared(Strict):
     _settings = field_validator("settings")(_settings)
 
 
+class ChartFolder(Strict):
+    """A folder of packaged charts (<name>-<version>.tgz or folders) the validation renders HelmReleases with."""
+
+    path: str = Field(min_length=1)  # relative to platform.yaml
+    approximate: bool = False  # not built from the pinned release tag: results from it are labelled approximate
+
+
 class Inventory(Strict):
     platform: Shared
     clusters: dict[Text, Cluster] = Field(min_length=1)
+    # chart folders (like --chart-dir): a path, or {path, approximate}; relative to platform.yaml
+    charts: list[str | ChartFolder] = Field(default_factory=list)
+
+    def chart_folders(self) -> list[ChartFolder]:
+        return [ChartFolder(path=entry) if isinstance(entry, str) else entry for entry in self.charts]
 
     @field_validator("clusters")
     @classmethod

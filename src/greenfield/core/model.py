@@ -47,6 +47,9 @@ class RenderedObject:
     line: int = 0
     encrypted: bool = False  # SOPS-encrypted in git (a top-level `sops:` key): data is opaque, never decrypted
     chart: str = ""  # rendered from a Helm chart: "<chart>-<version> (HelmRelease <namespace>/<name>)"
+    release: str = ""  # "namespace/name" of the HelmRelease whose chart rendered it ("" when it is from git)
+    chart_crd: bool = False  # a file of the chart's crds/ folder: helm applies it outside the release manifest
+    install_generated: bool = False  # helm generates its content at install time (genCA, randAlphaNum, ...)
     provided_by: str = ""  # in ClusterRender.provided: who creates it outside any Kustomization (bootstrap, ...)
 
     @property
@@ -153,6 +156,8 @@ class HelmReleaseInfo:
     chart_file: str = ""  # where the rendered chart was read from
     chart_error: str = ""  # helm's message when the chart failed to template
     chart_skipped: str = ""  # why a found chart was not templated (e.g. helm not built)
+    chart_approximate: bool = False  # the chart found is not built from the pinned release: results approximate
+    unknown_values: list[str] = field(default_factory=list)  # values paths the chart never reads (nor defaults)
     values_files: list[str] = field(default_factory=list)  # spec.chart.spec.valuesFiles / the HelmChart's
     ignore_missing_values_files: bool = False
 
@@ -188,3 +193,41 @@ class ClusterRender:
             return level
 
         return sorted(self.kustomizations.values(), key=lambda n: (depth(n), n.key))
+
+
+@dataclass(frozen=True)
+class ChartStatus:
+    """How the HelmReleases' charts fared over the rendered clusters (for summaries and the board)."""
+
+    releases: int  # HelmReleases in every cluster
+    rendered: int  # of those, rendered with their chart
+    charts: tuple[str, ...]  # distinct "<chart> <version>" rendered
+    not_available: tuple[str, ...]  # distinct "<chart> <version>" not found locally (not rendered offline)
+    approximate: tuple[str, ...]  # distinct "<chart> <version>" rendered from an approximate chart
+    failed: tuple[str, ...]  # distinct "<chart> <version>" that failed to template
+
+    def line(self) -> str:
+        text = f"{self.rendered}/{self.releases} HelmRelease chart(s) rendered ({len(self.charts)} chart(s))"
+        if self.approximate:
+            text += f", approximate: {', '.join(self.approximate)}"
+        if self.not_available:
+            text += f", not available offline: {', '.join(self.not_available)}"
+        return text
+
+
+def chart_status(renders: dict[str, ClusterRender]) -> ChartStatus:
+    releases = [info for render in renders.values() for info in render.helm_releases.values()]
+
+    def name(info: HelmReleaseInfo) -> str:
+        chart = info.chart_path or info.chart.rstrip("/").rsplit("/", 1)[-1] or "?"
+        return f"{chart} {info.version}".strip()
+
+    def distinct(items: list[HelmReleaseInfo]) -> tuple[str, ...]:
+        return tuple(sorted({name(info) for info in items}))
+
+    return ChartStatus(
+        releases=len(releases), rendered=sum(info.rendered for info in releases),
+        charts=distinct([i for i in releases if i.rendered]),
+        not_available=distinct([i for i in releases if not i.rendered and not i.chart_error and not i.chart_file]),
+        approximate=distinct([i for i in releases if i.rendered and i.chart_approximate]),
+        failed=distinct([i for i in releases if i.chart_error]))

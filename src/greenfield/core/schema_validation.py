@@ -166,10 +166,22 @@ def crd_schemas(crd: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]
     return result
 
 
+def crd_sources(objects: Iterable[RenderedObject]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The CustomResourceDefinitions among rendered objects, by where they come from, in lookup order: those
+    the pinned charts render (the operator version actually deployed) before those committed to the tree.
+    Schema locations (catalogs) come after both."""
+    charts: list[dict[str, Any]] = []
+    tree: list[dict[str, Any]] = []
+    for obj in objects:
+        if obj.is_kind("apiextensions.k8s.io", "CustomResourceDefinition") and "sops" not in obj.body:
+            (charts if obj.release else tree).append(obj.body)
+    return [("CRDs rendered by the pinned charts", charts), ("CRDs in the tree", tree)]
+
+
 def derived_crds(objects: Iterable[RenderedObject]) -> list[dict[str, Any]]:
-    """The CustomResourceDefinition bodies among rendered objects (input for derived schemas)."""
-    return [obj.body for obj in objects
-            if obj.is_kind("apiextensions.k8s.io", "CustomResourceDefinition") and "sops" not in obj.body]
+    """The CustomResourceDefinition bodies among rendered objects (input for derived schemas), in the order of
+    `crd_sources`: for a kind and version defined twice, the first one wins."""
+    return [body for _, bodies in crd_sources(objects) for body in bodies]
 
 
 # --------------------------------------------------------------------------------------------------

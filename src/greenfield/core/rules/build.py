@@ -137,7 +137,7 @@ def duplicate_object(render: ClusterRender, context: RuleContext) -> Iterator[Fi
         for obj in found:
             by_target.setdefault(_target_cluster(render, obj.kustomization), []).append(obj)
         for objects in by_target.values():
-            if len({o.kustomization for o in objects}) > 1:
+            if len({o.kustomization for o in objects}) > 1 and not _same_chart_crd(objects):
                 yield from _duplicates(render, context, kind, namespace, name, objects)
 
 
@@ -180,11 +180,19 @@ def _content(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "metadata": metadata}
 
 
+def _same_chart_crd(objects: list[RenderedObject]) -> bool:
+    """The very same CRD from the crds/ folder of several releases of one chart: helm-controller applies crds/
+    files outside the release (install.crds Create skips an existing CRD, CreateReplace replaces it with the
+    same content), so the releases do not fight over it and uninstalling one does not delete it."""
+    first = objects[0].body
+    return all(o.chart_crd and o.body == first for o in objects)
+
+
 @rule("build/chart-template", E, "a chart rendered locally (repository path or --chart-dir) fails to template")
 def chart_template(render: ClusterRender, context: RuleContext) -> Iterator[Finding]:
     for info in render.helm_releases.values():
-        if not info.chart_error:
-            continue
+        if not info.chart_error or "values don't meet the specifications of the schema" in info.chart_error:
+            continue  # values/schema reports those
         chart = info.chart_path or info.chart or "?"
         where = f" ({info.chart_file})" if info.chart_file and info.chart_file != chart else ""
         yield Finding("build/chart-template", E, f"chart {chart}{where} fails to template: {info.chart_error}",

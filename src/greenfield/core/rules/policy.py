@@ -236,7 +236,13 @@ class DnsTarget:
 
 
 def coredns_target(render: ClusterRender) -> DnsTarget:
-    """Where DNS really runs: the CoreDNS Deployment's pod labels, else the chart's, else kube-dns defaults."""
+    """Where DNS really runs: the pods the coredns chart renders, else a CoreDNS Deployment in git, else the
+    labels the chart's values imply (chart not rendered), else kube-dns defaults."""
+    releases = {str(release.key) for release in releases_of_chart(render, "coredns")}
+    for obj in render.objects:
+        if obj.release in releases and obj.kind == "Deployment" and group_of(obj) == "apps":
+            return DnsTarget(obj.namespace, labels_of(pod_template(obj) or {}),
+                             f"the pods of Deployment {obj.namespace}/{obj.name} rendered by {obj.chart}")
     for obj in render.objects:
         if obj.kind == "Deployment" and group_of(obj) == "apps" and obj.namespace == "kube-system":
             template = pod_template(obj) or {}
@@ -449,7 +455,14 @@ API_SERVICES = {("default", "kubernetes")}
 
 
 def _needs_api(render: ClusterRender, namespace: str) -> str:
-    """Why pods of the namespace talk to the API server ("" when nothing shows they do)."""
+    """Why pods of the namespace talk to the API server ("" when nothing shows they do): a rendered workload
+    (a chart's controller) whose service account is bound to a role first, else what the tree suggests."""
+    bound = _bound_service_accounts(render)
+    for obj in render.objects:
+        template = pod_template(obj) if obj.namespace == namespace else None
+        account = text(dig(template, "spec", "serviceAccountName")) if template else ""
+        if account and (namespace, account) in bound:
+            return f"{obj.kind} {obj.name} (service account {account}, {bound[(namespace, account)]})"
     for obj in render.objects:
         if obj.namespace != namespace:
             continue
@@ -463,6 +476,18 @@ def _needs_api(render: ClusterRender, namespace: str) -> str:
                 if text(dig(subject, "kind")) == "ServiceAccount" and text(dig(subject, "namespace")) == namespace:
                     return f"ClusterRoleBinding {obj.name}"
     return ""
+
+
+def _bound_service_accounts(render: ClusterRender) -> dict[tuple[str, str], str]:
+    """(namespace, service account) -> the RoleBinding/ClusterRoleBinding that gives it API rights."""
+    bound: dict[tuple[str, str], str] = {}
+    for obj in render.objects:
+        if obj.kind in ("RoleBinding", "ClusterRoleBinding") and group_of(obj) == "rbac.authorization.k8s.io":
+            for subject in as_list(obj.body.get("subjects")):
+                if text(dig(subject, "kind")) == "ServiceAccount":
+                    key = (text(dig(subject, "namespace")) or obj.namespace, text(dig(subject, "name")))
+                    bound.setdefault(key, f"{obj.kind} {obj.name}")
+    return bound
 
 
 def _reaches_api(policy: Policy, egress_rule: dict[str, Any]) -> bool:
@@ -533,13 +558,16 @@ def privileged(render: ClusterRender, context: RuleContext) -> Iterator[Finding]
         set(DEFAULT_PRIVILEGED_ALLOWLIST)
     hint = (f"drop the privilege, or run it in an allowed namespace ({', '.join(sorted(allowlist))}); a reviewed "
             f"exception carries the annotation {PRIVILEGED_REASON}: <why>")
+    # a chart's workloads carry the reviewed reason of the HelmRelease that renders them
+    reasons = {str(release.key): annotations_of(release.body).get(PRIVILEGED_REASON, "").strip()
+               for release in helm_releases(render)}
     for obj in render.objects:
         template = pod_template(obj)
         if template is None:
             continue
         namespace = obj.namespace or "default"
         if namespace in allowlist or f"{namespace}/{obj.name}" in allowlist or \
-                annotations_of(obj.body).get(PRIVILEGED_REASON, "").strip():
+                annotations_of(obj.body).get(PRIVILEGED_REASON, "").strip() or reasons.get(obj.release):
             continue
         problems = _privileges(as_dict(template.get("spec")))
         if problems:

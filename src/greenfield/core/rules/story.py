@@ -55,9 +55,14 @@ def crd_single_owner(render: ClusterRender, context: RuleContext) -> Iterator[Fi
     owners: list[str] = []
     crd_objects = [o for o in render.objects if o.kind == "CustomResourceDefinition"
                    and text(dig(o.body, "spec", "group")) in CERT_MANAGER_GROUPS]
-    for kustomization in sorted({o.kustomization or "root" for o in crd_objects}):
+    # CRDs a chart renders belong to its HelmRelease (one owner however many CRDs), not to the Kustomization
+    # that applies the HelmRelease
+    chart_owners = {o.release for o in crd_objects if o.release}
+    for kustomization in sorted({o.kustomization or "root" for o in crd_objects if not o.release}):
         owners.append(f"CRD manifests in Kustomization {kustomization}")
-    owners += [f"HelmRelease {r.key} (crds.enabled)" for r in releases if _cert_manager_crds_enabled(r)]
+    owners += [f"HelmRelease {r.key} (crds.enabled)" for r in releases
+               if _cert_manager_crds_enabled(r) or str(r.key) in chart_owners]
+    owners += [f"HelmRelease {key}" for key in sorted(chart_owners - {str(r.key) for r in releases})]
     bootstrap = {str(g) for g in as_list(context.options.get("bootstrap_crd_groups"))}
     from_bootstrap = bool(bootstrap & set(CERT_MANAGER_GROUPS))
     anchor_release = releases[0] if releases else None
