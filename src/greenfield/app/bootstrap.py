@@ -7,6 +7,7 @@ when re-run (or resumed with --from PHASE).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -51,7 +52,14 @@ from greenfield.core.bootstrap import (
     resolve_kustomization,
     resolve_release,
 )
-from greenfield.core.crds import BUILTIN_GROUPS, check_crd_bundle, crd_from_schemas, crd_groups, custom_kinds
+from greenfield.core.crds import (
+    BUILTIN_GROUPS,
+    CRD_SOURCE_LABEL,
+    check_crd_bundle,
+    crd_from_schemas,
+    crd_groups,
+    custom_kinds,
+)
 from greenfield.core.findings import Severity
 from greenfield.core.inventory import Inventory
 from greenfield.core.model import ClusterRender, RenderedObject
@@ -139,9 +147,19 @@ def crd_bundle_from_schemas(render: ClusterRender, dirs: list[Path], definitions
                             ) -> tuple[list[dict[str, Any]], list[str]]:
     """CRDs for every custom kind the cluster's desired state uses (the bootstrap groups included)."""
     kinds = custom_kinds((obj.body for obj in render.objects), BUILTIN_GROUPS)
+    rendered = _rendered_crds(render)
     missing: list[str] = []
     bundle: list[dict[str, Any]] = []
     for kind in sorted(kinds, key=lambda k: (k.group, k.kind)):
+        if (kind.group, kind.kind) in rendered:  # the pinned chart's (or the tree's) own CRD, before any catalog
+            crd = copy.deepcopy(rendered[(kind.group, kind.kind)])
+            metadata = crd["metadata"]  # name, labels and annotations (protected groups carry their approval)
+            crd["metadata"] = {"name": metadata["name"],
+                               "labels": {**(metadata.get("labels") or {}), CRD_SOURCE_LABEL: "rendered"},
+                               "annotations": dict(metadata.get("annotations") or {})}
+            crd["metadata"]["annotations"][SPEC_HASH] = _spec_hash(crd)
+            bundle.append(crd)
+            continue
         schemas = _catalog_files(dirs, kind.group, kind.kind)
         if not schemas:
             missing.append(f"{kind.group}/{kind.kind}")
@@ -153,6 +171,20 @@ def crd_bundle_from_schemas(render: ClusterRender, dirs: list[Path], definitions
     covered = {kind.group for kind in kinds}
     missing += [f"{group}/* (no custom resource of it is rendered)" for group in sorted(wanted - covered)]
     return bundle, missing
+
+
+def _rendered_crds(render: ClusterRender) -> dict[tuple[str, str], dict[str, Any]]:
+    """CRDs the cluster's desired state renders (charts' crds/ and templates, the tree), by (group, kind)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for obj in render.objects:
+        body = obj.body
+        spec = body.get("spec")
+        if body.get("kind") != "CustomResourceDefinition" or not isinstance(spec, dict):
+            continue
+        names = spec.get("names")
+        if isinstance(names, dict) and isinstance(body.get("metadata"), dict) and body["metadata"].get("name"):
+            found.setdefault((str(spec.get("group", "")), str(names.get("kind", ""))), _clean(body))
+    return found
 
 
 def _dump(objects: list[dict[str, Any]]) -> str:
@@ -630,8 +662,9 @@ class Bootstrap:
     def phase_reconcile(self) -> tuple[PhaseResult, list[str]]:
         result = PhaseResult("reconcile", PHASE_STORY["reconcile"], "unchanged")
         order = reconcile_order(self.render())
+        # what kustomize-controller applies: a chart's objects are helm-controller's (installed from the HelmRelease)
         objects = [_flux_labelled(_clean(obj.body), node.key.namespace, node.key.name)
-                   for node in order for obj in node.objects]
+                   for node in order for obj in node.objects if not obj.chart]
         namespaces = [o for o in objects if o.get("kind") == "Namespace"]
         rest = [o for o in objects if o.get("kind") != "Namespace"]
         if namespaces and self._apply_objects("reconcile", namespaces):

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+CRD_SOURCE_LABEL = "greenfield.io/crd-source"  # where a bootstrap CRD came from: schema-catalog or rendered
+
 CRD_KIND = "CustomResourceDefinition"
 CRD_API = "apiextensions.k8s.io/v1"
 
@@ -102,7 +104,7 @@ def crd_from_schemas(group: str, kind: str, schemas: Mapping[str, dict[str, Any]
         "kind": CRD_KIND,
         "metadata": {"name": f"{names['plural']}.{group}", "annotations": annotations,
                      "labels": {"app.kubernetes.io/managed-by": "greenfield",
-                                "greenfield.io/crd-source": "schema-catalog"}},
+                                CRD_SOURCE_LABEL: "schema-catalog"}},
         "spec": {
             "group": group,
             "names": names,
