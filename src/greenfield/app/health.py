@@ -91,7 +91,8 @@ def detect_target(api: KubeApi, name: str, live: list[dict[str, Any]]) -> tuple[
 def check_health(api: KubeApi, render: ClusterRender, target_name: str, layers: list[Layer] | None,
                  repo: Path | None = None) -> HealthReport:
     cluster = render.cluster
-    desired = [obj.body for obj in render.objects]
+    # what git defines (kustomize-controller applies it); a chart's objects are judged through their HelmRelease
+    desired = [obj.body for obj in render.objects if not obj.chart]
     kinds = {(ObjectId.of(body).group, ObjectId.of(body).kind) for body in desired}
     kinds |= {("apps", "Deployment"), ("apiextensions.k8s.io", "CustomResourceDefinition")}
     try:
