@@ -185,7 +185,7 @@ def test_a_release_own_crds_are_one_owner() -> None:
     key = NamespacedName("cert-manager", "cert-manager")
     renders["infra"].helm_releases[key] = HelmReleaseInfo(
         key, "infra", "flux-system/cert-manager", release, chart="cert-manager", values=release["spec"]["values"])
-    context = RuleContext(renders=renders, inventory=None, settings={}, options={})
+    context = RuleContext(renders=renders, inventory=None, settings={}, options={"house_rules": True})  # a story rule
     assert [f for f in run_rules(context, only=["story/crd-single-owner"])] == []
     in_git = RenderedObject(crd, "infra", "flux-system/cert-manager-crds", "crds.yaml")
     renders["infra"].kustomizations[NamespacedName("flux-system", "cert-manager")].objects.append(in_git)
@@ -397,7 +397,7 @@ def test_a_chart_workload_carries_the_reviewed_reason_of_its_helmrelease() -> No
     renders["infra"].helm_releases[key] = HelmReleaseInfo(key, "infra", "flux-system/spire", release, chart="spire")
 
     def findings() -> list[str]:
-        context = RuleContext(renders=renders, inventory=None, settings={}, options={})
+        context = RuleContext(renders=renders, inventory=None, settings={}, options={"house_rules": True})  # policy/privileged is a house rule
         return [f.message for f in run_rules(context, only=["policy/privileged"])]
 
     assert findings() == ["DaemonSet spire/spire-agent runs privileged in spire: hostPID"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.conftest import copy_platform_yaml
 
 from greenfield.adapters.charts import chart_metadata
 from greenfield.app.mirror import packaged_charts, patch_document, render_clusters, write_patch
@@ -30,7 +31,8 @@ def charts(repo_root: Path) -> set[str]:
 
 def _copy_platform(repo_root: Path, target: Path) -> Path:
     target.mkdir(parents=True)
-    for item in ("platform.yaml", "kubernetes", "bootstrap", "plan"):
+    copy_platform_yaml(repo_root, target)  # its chart folders stay where they are
+    for item in ("kubernetes", "bootstrap", "plan"):
         source = repo_root / item
         if source.is_dir():
             shutil.copytree(source, target / item)
