@@ -48,9 +48,9 @@ def greenfield(*args: str, cwd: Path, home: Path | None = None, timeout: float =
 def validate_json(repo: Path, cache: Path, *extra: str) -> list[dict[str, object]]:
     result = greenfield("validate", "--no-schema", "--format", "json", "--cache-dir", str(cache), *extra, cwd=repo)
     assert result.returncode in (0, 1), result.stderr
-    findings = json.loads(result.stdout)
-    assert isinstance(findings, list)
-    return findings
+    report = json.loads(result.stdout)  # {"findings": [...], "clusters": {...}}
+    assert isinstance(report, dict) and isinstance(report["findings"], list)
+    return list(report["findings"])
 
 
 def rules_of(findings: list[dict[str, object]]) -> set[str]:

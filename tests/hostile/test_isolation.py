@@ -69,7 +69,7 @@ def _run(repo: Path, cache: Path, fake: Path, **env: str) -> list[dict[str, obje
                              "--cache-dir", str(cache)], cwd=repo, capture_output=True, text=True, timeout=TIMEOUT,
                             env={**os.environ, "GREENFIELD_KUBECTL": str(fake), **env})
     assert "Traceback" not in result.stderr, result.stderr
-    findings: list[dict[str, object]] = json.loads(result.stdout)
+    findings: list[dict[str, object]] = json.loads(result.stdout)["findings"]
     return findings
 
 
@@ -84,7 +84,7 @@ def test_no_deadlock_after_removing_a_kind_and_editing_elsewhere(tmp_path: Path,
             handle.write("# edited\n")
     result = greenfield("validate", "--no-schema", "--format", "json", "--cache-dir", str(cache), cwd=repo,
                         timeout=60)  # hung forever before the fix
-    [finding] = json.loads(result.stdout)
+    [finding] = json.loads(result.stdout)["findings"]
     assert finding["rule"] == "build/kustomize-error"
     assert (finding["file"], finding["line"]) == (f"{APPS}/podinfo/ks.yaml", 2)
     assert finding["message"].startswith(f"{APPS}/podinfo/ks.yaml: missing kind in object")
