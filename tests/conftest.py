@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,14 @@ def local_control_plane(upstream_tools, tmp_path_factory):  # type: ignore[no-un
         yield plane
     finally:
         plane.down(wipe=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secret_registry() -> Iterator[None]:
+    """The cache's registry of Secret values lives for one CLI run; in-process tests each start a run of their own
+    (otherwise a value registered by an earlier test keeps a later test's entries out of the cache)."""
+    from greenfield.adapters import cache
+
+    with cache._SECRETS_LOCK:
+        cache._SECRETS.clear()
+    yield
