@@ -204,36 +204,34 @@ def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
     if before == after:
         return []
     if isinstance(before, dict) and isinstance(after, dict):
-        changes: list[FieldChange] = []
-        for key in sorted(set(before) | set(after), key=str):
-            child = _join(path, str(key))
-            if key not in after:
-                changes.append(FieldChange(child, Change.REMOVED, before=before[key]))
-            elif key not in before:
-                changes.append(FieldChange(child, Change.ADDED, after=after[key]))
-            else:
-                changes.extend(field_changes(before[key], after[key], child))
-        return changes
+        keys = sorted(set(before) | set(after), key=str)
+        return _keyed_changes(before, after, [(key, _join(path, str(key))) for key in keys])
     if isinstance(before, list) and isinstance(after, list):
         key = _list_key(before, after)
         if key is not None:
             old = {item[key]: item for item in before}
             new = {item[key]: item for item in after}
             if list(old) == [k for k in new if k in old]:  # same relative order: compare by key
-                changes = []
-                for name in [*old, *(k for k in new if k not in old)]:
-                    child = f"{path}[{key}={name}]"
-                    if name not in new:
-                        changes.append(FieldChange(child, Change.REMOVED, before=old[name]))
-                    elif name not in old:
-                        changes.append(FieldChange(child, Change.ADDED, after=new[name]))
-                    else:
-                        changes.extend(field_changes(old[name], new[name], child))
-                return changes
+                names = [*old, *(k for k in new if k not in old)]
+                return _keyed_changes(old, new, [(name, f"{path}[{key}={name}]") for name in names])
         if len(before) == len(after):
             return [c for index, (b, a) in enumerate(zip(before, after, strict=True))
                     for c in field_changes(b, a, f"{path}[{index}]")]
     return [FieldChange(path or "(object)", Change.CHANGED, before=before, after=after)]
+
+
+def _keyed_changes(before: dict[Any, Any], after: dict[Any, Any], entries: list[tuple[Any, str]]
+                   ) -> list[FieldChange]:
+    """The changes of two mappings, walked in the order of `entries` (key, path of that key)."""
+    changes: list[FieldChange] = []
+    for key, child in entries:
+        if key not in after:
+            changes.append(FieldChange(child, Change.REMOVED, before=before[key]))
+        elif key not in before:
+            changes.append(FieldChange(child, Change.ADDED, after=after[key]))
+        else:
+            changes.extend(field_changes(before[key], after[key], child))
+    return changes
 
 
 def _secret_path(obj: RenderedObject, path: str) -> bool:

@@ -15,13 +15,17 @@ from collections import Counter
 SECRET_NAME = re.compile(r"(?:^|_)(?:SECRET|SECRET_KEY|PASSWORD|PASSWD|PASSPHRASE|PASS|TOKEN|API_?KEY|"
                          r"ACCESS_KEY|PRIVATE_KEY|TSIG_KEY|KEY|CREDENTIALS?|PSK|PIN|COOKIE|SALT)$")
 
-VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a PEM private key or certificate block", re.compile(r"-----BEGIN [A-Z0-9 ]+-----")),
-    ("an OpenSSH private key", re.compile(r"openssh-key-v1|^ssh-(?:rsa|ed25519) AAAA")),
+# vendor tokens found anywhere in a text (shared with the plaintext-secret rule)
+VENDOR_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("an AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
     ("a GitHub token", re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})")),
     ("a GitLab token", re.compile(r"(?<![A-Za-z0-9_])glpat-[A-Za-z0-9_-]{20,}")),
     ("a Slack token", re.compile(r"(?<![A-Za-z0-9_])xox[abprs]-[A-Za-z0-9-]{10,}")),
+)
+VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a PEM private key or certificate block", re.compile(r"-----BEGIN [A-Z0-9 ]+-----")),
+    ("an OpenSSH private key", re.compile(r"openssh-key-v1|^ssh-(?:rsa|ed25519) AAAA")),
+    *VENDOR_TOKENS,
     ("a JSON web token", re.compile(r"^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}$")),
     ("an age secret key", re.compile(r"^AGE-SECRET-KEY-1[0-9A-Z]{50,}$")),
 )

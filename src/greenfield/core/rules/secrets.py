@@ -20,15 +20,13 @@ from greenfield.core.rules._helpers import (
     walk_strings,
 )
 from greenfield.core.rules.base import RuleContext, rule
+from greenfield.core.secret_shapes import VENDOR_TOKENS
 
 E, W = Severity.ERROR, Severity.WARNING
 
 TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a PEM private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
-    ("an AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
-    ("a GitHub token", re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})")),
-    ("a GitLab token", re.compile(r"(?<![A-Za-z0-9_])glpat-[A-Za-z0-9_-]{20,}")),
-    ("a Slack token", re.compile(r"(?<![A-Za-z0-9_])xox[abprs]-[A-Za-z0-9-]{10,}")),
+    *VENDOR_TOKENS,
     ("a Cloudflare/API bearer token", re.compile(r"(?i:authorization:\s*bearer\s+)[A-Za-z0-9._~+/-]{20,}")),
 )
 
