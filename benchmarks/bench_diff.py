@@ -40,17 +40,7 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "repos"
 DEFAULT_REPO = "haraldkoch__kochhaus-home"  # the most YAML files of the corpus
 ENTRY = "kubernetes/main/flux/cluster"
 CHANGED = "kubernetes/main/apps/observability/gatus/app/helmrelease.yaml"
-IN_CLUSTER = """---
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: cluster-settings, namespace: flux-system}
-data: {}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: cluster-secrets, namespace: flux-system}
-stringData: {}
-"""
+IN_CLUSTER = ROOT / "tests" / "fixtures" / "corpus" / "haraldkoch-in-cluster.yaml"  # what its bootstrap applies
 GIT = ["git", "-c", "user.email=bench@example.com", "-c", "user.name=bench"]
 
 
@@ -81,9 +71,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-diff-") as scratch:
         work = Path(scratch)
         repo = _scratch(args.repo_name, work)
-        variables = work / "in-cluster.yaml"
-        variables.write_text(IN_CLUSTER, encoding="utf-8")
-        common = ["--cluster-path", ENTRY, "--substitute-from", str(variables)]
+        common = ["--cluster-path", ENTRY, "--substitute-from", str(IN_CLUSTER)]
         cold: list[float] = []
         for index in range(args.rounds):
             cache = work / f"cold-{index}"

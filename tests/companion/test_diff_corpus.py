@@ -17,18 +17,7 @@ from greenfield.core.diff_format import GITHUB_COMMENT_LIMIT
 LARGEST = "haraldkoch__kochhaus-home"  # the most YAML files of the corpus (corpus.yaml)
 ENTRY = "kubernetes/main/flux/cluster"
 CHANGED_FILE = "kubernetes/main/flux/cluster/ks.yaml"
-# what its bootstrap script applies before Flux runs (the variables' values do not matter to the diff)
-IN_CLUSTER = """---
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: cluster-settings, namespace: flux-system}
-data: {}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: cluster-secrets, namespace: flux-system}
-stringData: {}
-"""
+IN_CLUSTER = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "haraldkoch-in-cluster.yaml"
 
 
 def test_markdown_of_a_wide_change_fits_in_one_comment(tmp_path: Path, diff_cache: Path) -> None:
@@ -41,10 +30,8 @@ def test_markdown_of_a_wide_change_fits_in_one_comment(tmp_path: Path, diff_cach
     assert "retries: 2" in text
     path.write_text(text.replace("retries: 2", "retries: 3"), encoding="utf-8")
     commit_all(repo, "one more remediation retry for every HelmRelease")
-    vars_file = tmp_path / "in-cluster.yaml"
-    vars_file.write_text(IN_CLUSTER, encoding="utf-8")
     common = ["diff", "--base", "HEAD~1", "--head", "HEAD", "--cluster-path", ENTRY, "--substitute-from",
-              str(vars_file), "--cache-dir", str(diff_cache / LARGEST)]
+              str(IN_CLUSTER), "--cache-dir", str(diff_cache / LARGEST)]
 
     markdown = greenfield(*common, "--format", "markdown", cwd=repo)
     assert markdown.returncode == 1, markdown.stderr
