@@ -175,3 +175,28 @@ def test_a_local_chart_never_reads_outside_the_root(tmp_path: Path, upstream_too
     (repo / "charts/hello/templates/stolen.yaml").unlink()
     climbed = validate_json(repo, cache)  # `../` above the root stays at the root, as source-controller joins it
     assert not [f for f in climbed if f["rule"].startswith("build/chart")], climbed
+
+
+def test_schema_urls_from_the_repository_config_never_reach_a_private_address(tmp_path: Path, repo: Path) -> None:
+    """A pull request can change `.greenfield.yaml`: its URL templates must not make a CI runner request its own
+    network (cloud metadata, internal services). The same URL given by the user on the command line is fetched."""
+    recorder = _Recorder()
+    try:
+        (repo / "kubernetes/apps/podinfo/app/widget.yaml").write_text(
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: podinfo}\nspec: {}\n",
+            encoding="utf-8")
+        template = f"https://127.0.0.1:{recorder.port}/{{{{.Group}}}}/{{{{.ResourceKind}}}}.json"
+        (repo / ".greenfield.yaml").write_text(f"schemas:\n  - '{template}'\n  - 'http://localhost:{recorder.port}"
+                                               "/{{.ResourceKind}}.json'\n", encoding="utf-8")
+        result = greenfield("validate", "--format", "json", "--cache-dir", str(tmp_path / "cache"), cwd=repo)
+        assert recorder.connections == 0, result.stdout
+        missing = [f for f in json.loads(result.stdout)["findings"]
+                   if f["rule"] == "schema/not-found" and "Widget" in str(f["message"])]
+        assert missing, result.stdout
+        assert "not fetched" in result.stdout and "non-public address 127.0.0.1" in result.stdout
+        assert "http scheme" in result.stdout
+        trusted = greenfield("validate", "--format", "json", "--schemas", template, "--cache-dir",
+                             str(tmp_path / "cache-2"), cwd=repo)
+        assert recorder.connections > 0, trusted.stdout  # the user's own --schemas URL is fetched
+    finally:
+        recorder.close()

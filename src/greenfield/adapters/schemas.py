@@ -332,6 +332,7 @@ class _Location:
     builtin: BuiltinSchemas
     cache_dir: Path
     fetch: Callable[[str], bytes | None]
+    public_only: bool = False  # a URL template the repository configured: https to public addresses only
     _compiled: dict[tuple[str, str], CompiledSchema | str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -386,6 +387,11 @@ class _Location:
         with contextlib.suppress(ValueError):
             if seen is not None and time.time() - float(seen) < MISSING_TTL_SECONDS:
                 return None
+        if self.public_only:
+            refusal = non_public_url(url)
+            if refusal:
+                raise OSError(f"not fetched: {refusal} (a schema URL from the repository's config must be https to a "
+                              "public address; pass it with --schemas to fetch it anyway)")
         data = self.fetch(url)
         if data is None:
             store.write(absent, str(time.time()))
@@ -403,6 +409,28 @@ def _read_file(path: Path) -> bytes | None:
     if not os.path.lexists(path):
         return None
     return safe_read.read_bytes(path)
+
+
+def non_public_url(url: str) -> str:
+    """Why a URL a repository (not the user) configured must not be fetched, or "": an untrusted repository's
+    config could otherwise make a CI runner request its own network (cloud metadata, internal services).
+    Names are resolved here and every address must be global; a name that re-resolves later is not covered."""
+    import ipaddress
+    import socket
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return f"{parts.scheme or 'no'} scheme"
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as error:
+        return f"cannot resolve {parts.hostname} ({error})"
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            return f"{parts.hostname} resolves to the non-public address {address}"
+    return ""
 
 
 def fetch_url(url: str) -> bytes | None:
@@ -472,7 +500,7 @@ class DerivedSchemas:
 
 
 _BUILTINS: dict[str, BuiltinSchemas] = {}
-_LOCATIONS: dict[tuple[str, str, str], _Location] = {}
+_LOCATIONS: dict[tuple[str, str, str, bool], _Location] = {}
 
 
 def builtin_schemas(kubernetes_version: str) -> BuiltinSchemas:
@@ -490,10 +518,10 @@ def default_schema_locations() -> list[str]:
 
 
 def _location(spec: str, builtin: BuiltinSchemas, cache_dir: Path,
-              fetch: Callable[[str], bytes | None]) -> _Location:
-    key = (spec, builtin.version, str(cache_dir))
+              fetch: Callable[[str], bytes | None], public_only: bool) -> _Location:
+    key = (spec, builtin.version, str(cache_dir), public_only)
     if key not in _LOCATIONS or _LOCATIONS[key].fetch is not fetch:
-        _LOCATIONS[key] = _Location(spec, builtin, cache_dir, fetch)
+        _LOCATIONS[key] = _Location(spec, builtin, cache_dir, fetch, public_only)
     return _LOCATIONS[key]
 
 
@@ -501,9 +529,10 @@ class SchemaStore:
     """Looks an (apiVersion, kind) up: built-in kinds, then CRDs of the rendered tree, then each location."""
 
     def __init__(self, kubernetes_version: str, crd_locations: list[str], cache_dir: Path,
-                 derived_crds: list[dict[str, Any]], fetch: Callable[[str], bytes | None] = fetch_url) -> None:
+                 derived_crds: list[dict[str, Any]], fetch: Callable[[str], bytes | None] = fetch_url,
+                 repository_locations: frozenset[str] = frozenset()) -> None:
         self.builtin = builtin_schemas(kubernetes_version)
-        self.locations = [_location(spec, self.builtin, cache_dir, fetch)
+        self.locations = [_location(spec, self.builtin, cache_dir, fetch, spec in repository_locations)
                           for spec in crd_locations if spec not in ("default", "builtin")]
         self.derived = DerivedSchemas(derived_crds, self.builtin)
 
@@ -538,9 +567,11 @@ class SchemaStore:
 
 def build_schema_validator(kubernetes_version: str, crd_locations: list[str], cache_dir: Path,
                            derived_crds: list[dict[str, Any]],
-                           fetch: Callable[[str], bytes | None] = fetch_url) -> SchemaValidator:
+                           fetch: Callable[[str], bytes | None] = fetch_url,
+                           repository_locations: frozenset[str] = frozenset()) -> SchemaValidator:
     """A validator for one cluster. Built-in and location schemas are compiled once per process and shared
     between validators; `derived_crds` are the CustomResourceDefinition bodies of this cluster's tree
-    (`greenfield.core.schema_validation.derived_crds(objects)`)."""
-    store = SchemaStore(kubernetes_version, crd_locations, cache_dir, derived_crds, fetch)
+    (`greenfield.core.schema_validation.derived_crds(objects)`). URL templates in `repository_locations` come
+    from the repository's own config and are fetched only from public https addresses (`non_public_url`)."""
+    store = SchemaStore(kubernetes_version, crd_locations, cache_dir, derived_crds, fetch, repository_locations)
     return SchemaValidator(store.lookup, description=store.describe())

@@ -109,7 +109,8 @@ def changed_files(repo: Path, revision: str) -> list[str]:
 
 
 def _schema_findings(renders: dict[str, ClusterRender], version: str, locations: list[str], cache_dir: Path,
-                     only: dict[str, set[str]] | None = None) -> tuple[list[Finding], list[str]]:
+                     only: dict[str, set[str]] | None = None, repository_locations: frozenset[str] = frozenset()
+                     ) -> tuple[list[Finding], list[str]]:
     try:
         from greenfield.adapters.schemas import build_schema_validator, default_schema_locations
         from greenfield.core.schema_validation import derived_crds
@@ -122,7 +123,8 @@ def _schema_findings(renders: dict[str, ClusterRender], version: str, locations:
         if only is not None and not only.get(name):
             continue  # --changed-since: nothing of this cluster to validate, no validator to build
         objects = render.objects
-        validator = build_schema_validator(version, configured, cache_dir, derived_crds(objects))
+        validator = build_schema_validator(version, configured, cache_dir, derived_crds(objects),
+                                           repository_locations=repository_locations)
         if only is not None:  # --changed-since: only the affected Kustomizations' objects
             objects = [obj for obj in objects if obj.kustomization in only.get(name, set())]
         for item in validator.validate(objects):
@@ -327,8 +329,10 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
         repo, inventory, options, {"kubernetes_version": config.kubernetes_version or ""})
     if version.count(".") == 1:
         version += ".0"
-    schemas = [*options.schemas, *(item if "://" in item or "{" in item else str(loaded.path(item))
-                                   for item in config.schemas)]
+    from_config = [item if "://" in item or "{" in item else str(loaded.path(item)) for item in config.schemas]
+    schemas = [*options.schemas, *from_config]
+    # the repository's own URL templates are untrusted input (a pull request can change them); the user's are not
+    repository_urls = frozenset(item for item in from_config if "://" in item and item not in options.schemas)
     house_rules = options.house_rules if options.house_rules is not None else (
         config.house_rules if config.house_rules is not None else (repo / "platform.yaml").is_file())
     rules = {**dict(config.rules), **options.rules}
@@ -394,7 +398,7 @@ def validate_repository(repo: Path, clusters: list[str] | None = None, options: 
         step = time.perf_counter()
         schema_cache = default_cache_dir(repo, cache_dir) / "schemas"
         schema_findings, schema_notes = _schema_findings(renders, schema_version, schemas, schema_cache,
-                                                         schema_scope)
+                                                         schema_scope, repository_urls)
         if version_note is not None:
             schema_findings.append(version_note)
         findings.extend(_graded_schema_findings(schema_findings, strict_schemas))
