@@ -29,7 +29,10 @@ _FINGERPRINTED = (greenfield.core.engine, greenfield.core.gomatch, greenfield.co
 def code_fingerprint() -> str:
     digest = hashlib.sha256()
     for module in _FINGERPRINTED:
-        digest.update(Path(str(module.__file__)).read_bytes())
+        init = Path(str(module.__file__))
+        # a package (the engine) counts with every module in it
+        for path in sorted(init.parent.glob("*.py")) if hasattr(module, "__path__") else [init]:
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
