@@ -13,7 +13,7 @@ import pytest
 from greenfield.adapters.command import Command, which
 from greenfield.adapters.local_cluster import free_port
 from greenfield.adapters.localhttp import CHARTS_PATH, REPO_PATH, LocalHttpServer, parse_cgi
-from greenfield.app.bootstrap import _with_git_url
+from greenfield.app.bootstrap import with_git_url
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@example.invalid"}
@@ -89,12 +89,12 @@ def test_git_url_override_touches_only_the_git_repository() -> None:
     repository = {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
                   "metadata": {"name": "flux-system"},
                   "spec": {"url": "https://github.com/x/y.git", "secretRef": {"name": "s"}, "ref": {"branch": "main"}}}
-    changed = _with_git_url(repository, "http://127.0.0.1:1/platform.git")
+    changed = with_git_url(repository, "http://127.0.0.1:1/platform.git")
     assert changed["spec"] == {"url": "http://127.0.0.1:1/platform.git", "ref": {"branch": "main"}}
     assert repository["spec"]["url"] == "https://github.com/x/y.git"  # not mutated
-    assert _with_git_url(repository, None) is repository
+    assert with_git_url(repository, None) is repository
     kustomization = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "spec": {}}
-    assert _with_git_url(kustomization, "http://x") is kustomization
+    assert with_git_url(kustomization, "http://x") is kustomization
 
 
 def test_root_kustomization_patches_the_url_into_what_it_reapplies_from_git() -> None:
