@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from tests.engine.conftest import run
 
+from greenfield.adapters.bootstrap_scan import scan_bootstrap
 from greenfield.app.render import select_clusters
 from greenfield.app.validate import cluster_summary
 from greenfield.core.findings import Severity
@@ -57,6 +58,21 @@ def test_helmfile_flux_instance_values_hooks_and_crd_groups(build_cache: Path) -
     assert "cert-manager.io" in render.provided_crd_groups  # the helmfile installs cert-manager
     assert ("ConfigMap", "cluster-settings") in {(o.kind, o.name) for o in render.provided}
     assert _errors(report) == [], _errors(report)
+
+
+def test_helmfile_bases_and_default_environment() -> None:
+    """helmfile's layering (bases merged in order, a later layer's releases replacing a base's) and its default
+    environment (values files and inline maps, referenced as .Values / .Environment.Values / .Environment.Name);
+    the production environment is never the one a bare `helmfile sync` uses."""
+    facts = scan_bootstrap(SOURCES / "helmfile-layers")
+    assert facts.charts == [
+        "cert-manager/cert-manager cert-manager v1.17.0 (bootstrap/helmfile.yaml.gotmpl)",
+        "flux-system/flux-instance flux-instance __opaque_template__ (bootstrap/helmfile.yaml.gotmpl)",
+        "observability/prometheus-operator-crds prometheus-operator-crds 19.0.0 (bootstrap/common.yaml)"]
+    assert {"cert-manager.io", "monitoring.coreos.com"} <= facts.crd_groups  # crds/helmfile.yaml: the base's
+    [sync] = facts.syncs
+    assert (sync.namespace, sync.path, sync.ref, sync.file) == (
+        "flux-system", "kubernetes/flux/cluster", "refs/heads/main", "bootstrap/values/default/flux.yaml")
 
 
 def test_bootstrap_apply_folder_sops_secret_and_entry_repository(build_cache: Path) -> None:

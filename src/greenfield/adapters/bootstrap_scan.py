@@ -5,7 +5,13 @@
 - helmfile files (helmfile.yaml[.gotmpl], helmfile.d/*.yaml, */helmfile/*.yaml): releases with their chart,
   version, namespace and plain values files; `{{ }}` templates are opaque text, never evaluated. The charts
   map to the API groups whose CRDs they install; a flux-instance release's values give the sync; hooks running
-  `kubectl apply -k DIR` / `-f FILE` with literal paths apply those objects.
+  `kubectl apply -k DIR` / `-f FILE` with literal paths apply those objects. A helmfile's `bases:` are its
+  layers, merged in order of occurrence with arrays replaced, not merged (helmfile docs, writing-helmfile.md
+  "Layering State Files", "Merging Arrays in Layers"): a base's releases count when the helmfile lists none of
+  its own. Its state values are the root-level `values:` then those of the `default` environment (the one
+  helmfile uses without --environment; each entry a file or an inline map, docs environments.md); the only
+  templates read are plain references to them (`{{ .Values.a.b }}`, `.StateValues`, `.Environment.Values`) and
+  `{{ .Environment.Name }}`, replaced where the value is a known scalar.
 - scripts (*.sh, justfiles, Taskfiles): `kubectl apply -k DIR` / `-f FILE` with literal paths.
 - every ConfigMap/Secret document in the repository (SOPS files: key names, values stay opaque), for
   postBuild.substituteFrom sources the bootstrap applies from a file no Kustomization renders.
@@ -36,6 +42,11 @@ APPLY = re.compile(r"kubectl\b[^\n|;&]*?\bapply\b([^\n|;&]*)")
 TEMPLATE_LINE = re.compile(r"^\s*\{\{-?.*-?\}\}\s*$")
 INLINE_TEMPLATE = re.compile(r"\{\{.*?\}\}")
 OPAQUE = "__opaque_template__"  # what an inline `{{ }}` reads as: never evaluated, never a usable value
+ENVIRONMENT = "default"  # helmfile's environment when run without --environment
+ENVIRONMENT_NAME = re.compile(r"\{\{-?\s*\.Environment\.Name\s*-?\}\}")
+STATE_REFERENCE = re.compile(
+    r"\{\{-?\s*\.(?:Values|StateValues|Environment\.Values)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*-?\}\}")
+PLAIN_VALUE = re.compile(r"[\w./:@+-]*")  # a value that reads the same wherever YAML puts it
 MAX_FILE = 2_000_000
 # Talos `cluster.extraManifests` URLs are fetched by Talos at bootstrap, never by us: the projects whose release
 # manifests are CRD bundles, by a word of the URL, and the API groups they install
@@ -157,6 +168,41 @@ def _yaml_under(repo: Path, relative: str) -> list[str]:
     return found
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Maps merge key by key, anything else (arrays too) is replaced: how helmfile merges state values."""
+    result = dict(base)
+    for key, value in override.items():
+        current = result.get(key)
+        result[key] = _merged(current, value) if isinstance(current, dict) and isinstance(value, dict) else value
+    return result
+
+
+def _with_state_values(text: str, values: dict[str, Any]) -> str:
+    """The helmfile text with `{{ .Environment.Name }}` and plain references to known scalar state values
+    replaced; every other template stays (and reads as opaque)."""
+    text = ENVIRONMENT_NAME.sub(ENVIRONMENT, text)
+
+    def value(match: re.Match[str]) -> str:
+        current: Any = values
+        for key in match.group(1).split(".")[1:]:
+            if not isinstance(current, dict) or key not in current:
+                return match.group(0)
+            current = current[key]
+        if isinstance(current, bool):
+            rendered = "true" if current else "false"
+        elif isinstance(current, int | str):
+            rendered = str(current)
+        else:
+            return match.group(0)
+        return rendered if OPAQUE not in rendered and PLAIN_VALUE.fullmatch(rendered) else match.group(0)
+
+    return STATE_REFERENCE.sub(value, text)
+
+
 class _Scan:
     def __init__(self, repo: Path) -> None:
         self.repo = repo
@@ -186,7 +232,8 @@ class _Scan:
     def _is_helmfile(relative: str, text: str) -> bool:
         name = posixpath.basename(relative)
         folder = posixpath.basename(posixpath.dirname(relative))
-        return ("releases:" in text) and (name.startswith("helmfile") or folder in ("helmfile.d", "helmfile"))
+        return ("releases:" in text or "bases:" in text) and (
+            name.startswith("helmfile") or folder in ("helmfile.d", "helmfile"))
 
     def _objects(self, relative: str, text: str) -> None:
         if "FluxInstance" in text or "flux-instance" in text:
@@ -241,12 +288,61 @@ class _Scan:
     def _helmfile(self, relative: str, text: str) -> None:
         base = posixpath.dirname(relative)
         crds_only = "crds" in posixpath.basename(relative) or "--include-crds" in text
+        layers = self._layers(base, relative, text, {relative})
+        values = self._state_values(base, [document for _, _, document in layers])
+        releases: dict[str, list[Any]] = {}  # file -> its releases, with the state values it references
+        for file, file_text in dict.fromkeys((file, file_text) for file, file_text, _ in layers):
+            for _, document in _documents(_with_state_values(file_text, values)):
+                if isinstance(document, dict) and isinstance(document.get("releases"), list):
+                    releases.setdefault(file, []).extend(document["releases"])
+        # a later layer's array replaces an earlier one's: the helmfile's own releases, else the last base's
+        chosen = relative if relative in releases else next(reversed(releases), None)
+        for release in releases.get(chosen or "", []):
+            if isinstance(release, dict):
+                self._release(chosen or relative, base, release, crds_only)
+
+    def _layers(self, base: str, relative: str, text: str, seen: set[str]) -> list[tuple[str, str, Any]]:
+        """(file, text, document) of a helmfile's layers in helmfile's order: each document's `bases:` (paths
+        relative to the helmfile's folder, recursively) before the document itself."""
+        layers: list[tuple[str, str, Any]] = []
         for _, document in _documents(text):
             if not isinstance(document, dict):
                 continue
-            for release in document.get("releases") or []:
-                if isinstance(release, dict):
-                    self._release(relative, base, release, crds_only)
+            for entry in document.get("bases") or []:
+                if not isinstance(entry, str) or OPAQUE in entry:
+                    continue
+                target = _inside(self.repo, base, entry)
+                if target is not None and target not in seen and (self.repo / target).is_file():
+                    seen.add(target)
+                    layers.extend(self._layers(base, target, _read(self.repo / target), seen))
+            layers.append((relative, text, document))
+        return layers
+
+    def _state_values(self, base: str, documents: list[dict[str, Any]]) -> dict[str, Any]:
+        """The root-level `values:` of every layer, then those of the default environment (its last definition)."""
+        values: dict[str, Any] = {}
+        environment: Any = None
+        for document in documents:
+            for entry in _list(document.get("values")):
+                values = _merged(values, self._values_entry(base, entry))
+            environments = document.get("environments")
+            if isinstance(environments, dict) and ENVIRONMENT in environments:
+                environment = environments[ENVIRONMENT]
+        for entry in _list(environment.get("values")) if isinstance(environment, dict) else []:
+            values = _merged(values, self._values_entry(base, entry))
+        return values
+
+    def _values_entry(self, base: str, entry: Any) -> dict[str, Any]:
+        """A state values entry: an inline map, or a file of the repository (relative to the helmfile)."""
+        if isinstance(entry, dict):
+            return entry
+        target = _inside(self.repo, base, entry) if isinstance(entry, str) and OPAQUE not in entry else None
+        values: dict[str, Any] = {}
+        readable = target is not None and (self.repo / target).is_file()
+        for _, document in _documents(_read(self.repo / str(target))) if readable else []:
+            if isinstance(document, dict):
+                values = _merged(values, document)
+        return values
 
     def _release(self, relative: str, base: str, release: dict[str, Any], crds_only: bool) -> None:
         name = str(release.get("name") or "")
