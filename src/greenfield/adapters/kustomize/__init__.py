@@ -20,7 +20,7 @@ their output), `job`, `farm` (the temporary mirror), `cache`, `errors` (explaini
 """
 
 from greenfield.adapters.kustomize.batches import MAX_BATCH, ORIGIN_ANNOTATION
-from greenfield.adapters.kustomize.cache import CACHE_VERSION, hash_files
+from greenfield.adapters.kustomize.cache import CACHE_VERSION
 from greenfield.adapters.kustomize.errors import explain_kustomize_error
 from greenfield.adapters.kustomize.files import KUSTOMIZATION_FILES
 from greenfield.adapters.kustomize.generated import generated_resources
@@ -37,7 +37,6 @@ __all__ = [
     "Kustomizer",
     "explain_kustomize_error",
     "generated_resources",
-    "hash_files",
     "kubectl_binary",
     "kustomize_timeout",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +64,3 @@ class BuildCache(KustomizerState):
                  "documents": output.documents, "origins": output.origins, "error": output.error}
         self.store.write(self._entry_name(key), json.dumps(entry, separators=(",", ":"), default=str))
 
-
-def hash_files(repo: Path, files: Iterable[str]) -> dict[str, str]:
-    return {name: hashlib.sha256((repo / name).read_bytes()).hexdigest() for name in files
-            if (repo / name).is_file()}
